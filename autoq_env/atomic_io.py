@@ -1,0 +1,50 @@
+"""Atomic file writes: a crash leaves either the old file or the new one, never a torn one."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
+    """Open a temporary file beside ``path``; on success fsync it and rename it over ``path``."""
+    if mode not in ("w", "wb"):
+        raise ValueError(f"atomic_open supports mode 'w' or 'wb', got {mode!r}")
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Atomically write ``text`` to ``path``."""
+    with atomic_open(path, "w") as handle:
+        handle.write(text)
+
+
+def write_json(path: str | os.PathLike, data: Any) -> None:
+    """Atomically write ``data`` as indented JSON to ``path``."""
+    write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def torch_save(path: str | os.PathLike, obj: Any) -> None:
+    """Atomically ``torch.save`` ``obj`` to ``path``."""
+    import torch
+
+    with atomic_open(path, "wb") as handle:
+        torch.save(obj, handle)

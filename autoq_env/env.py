@@ -1,0 +1,568 @@
+"""``AutoQEnv``: kernel-wise mixed-precision quantization as a Gymnasium environment."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from autoq_env.data import DATASETS, SEARCH_POOL_SAMPLES
+from autoq_env.hardware import ACCELERATORS, get_accelerator
+from autoq_env.models import MODELS
+from autoq_env.problem import QuantizationProblem, get_problem, normalise_path
+from autoq_env.quant import QBN_LIMITS
+from autoq_env.reward import MODES, RewardWeights
+
+DEFAULT_SEARCH_SAMPLES = 2_000
+BUDGET_METRICS = ("latency", "energy")
+SPLITS = ("search", "test")
+
+OBSERVATION_FEATURES = (
+    "is_layer_step",  # 1 on a layer step, 0 on a kernel step
+    "layer_index",  # l / (L - 1)
+    "c_in", "c_out", "kernel_size", "stride", "feature_map",  # each / its largest value in the network
+    "params",  # weights of the layer / the largest layer's
+    "macs_share", "latency_share_8bit", "energy_share_8bit",  # share of the network's total
+    "is_depthwise", "is_linear",
+    "prev_activation_qbn", "prev_mean_kernel_qbn",  # previous layer's choices (b_max before layer 0)
+    "activation_qbn", "goal", "layer_mean_qbn",  # current layer; 0 until chosen
+    "kernel_position",  # k / c_out of the kernel to choose (0 on a layer step)
+    "kernel_std", "kernel_max_abs",  # relative to the layer's largest
+    "kernel_error_min_qbn", "kernel_error_max_qbn",  # 1 + log10(relative squared error) / 6, in [0, 1]
+    "kernel_sensitivity_layer",  # Fisher loss-increase estimate at b_min / the layer's largest
+    "kernel_sensitivity_network",  # log10(estimate / network median) / 3, in [-1, 1]
+    "qbn_cap",  # largest QBN the budget still allows (1 in accuracy mode)
+    "latency_rel_estimate", "energy_rel_estimate",  # running estimate, unassigned at b_max
+    "progress",  # steps taken / steps per episode
+)
+FEATURE_INDEX = {name: index for index, name in enumerate(OBSERVATION_FEATURES)}
+LAYER_FEATURES = OBSERVATION_FEATURES[1:15]
+KERNEL_FEATURES = OBSERVATION_FEATURES[18:25]
+
+
+def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"unknown {name} {value!r}; allowed: {', '.join(map(repr, allowed))}")
+    return value
+
+
+def _check_bits(bits: Any) -> tuple[int, int]:
+    if not isinstance(bits, (tuple, list)) or len(bits) != 2 or not all(
+            isinstance(b, (int, np.integer)) and not isinstance(b, bool) for b in bits):
+        raise TypeError(f"bits must be a pair of integers (b_min, b_max), got {bits!r}")
+    b_min, b_max = int(bits[0]), int(bits[1])
+    low, high = QBN_LIMITS
+    if not low <= b_min <= high or not low <= b_max <= high:
+        raise ValueError(f"bits must lie in {low}..{high}, got ({b_min}, {b_max})")
+    if b_min > b_max:
+        raise ValueError(f"bits=(b_min, b_max) needs b_min <= b_max, got ({b_min}, {b_max})")
+    return b_min, b_max
+
+
+class AutoQEnv(gym.Env):
+    """Kernel-wise quantization of a trained CNN, one layer and then one kernel at a time.
+
+    ## Description
+
+    An episode quantizes the whole network once, following AutoQ (Lou et al., ICLR 2020): for every
+    quantizable layer (``Conv2d`` or ``Linear``) in forward order, a **layer step** picks the layer's
+    activation QBN (quantization bit number) and a **goal**, the average weight QBN its kernels should
+    reach; then one **kernel step** per output channel picks that kernel's weight QBN. ResNet-20 on
+    Fashion-MNIST (the default) has 22 layers and 794 kernels: 816 steps per episode. When the last
+    kernel is chosen, the quantized model is evaluated on the search split and on the accelerator.
+
+    ## Action Space
+
+    ``Box(-1, 1, (2,), float32)``. On a layer step ``action[0]`` sets the activation QBN and
+    ``action[1]`` the goal; on a kernel step ``action[0]`` sets the kernel's QBN and ``action[1]`` is
+    ignored. A QBN comes from ``[-1, 1]`` cut into ``b_max - b_min + 1`` equal bins (bin ``i`` gives
+    ``b_min + i``); the goal maps linearly onto ``[b_min, b_max]``. Finite values outside ``[-1, 1]``
+    are clipped; NaN, infinity or a wrong shape raise ``ValueError``. In ``mode="resource"`` a QBN is
+    lowered to ``qbn_cap`` when needed, so that the budget can still be met (see Rewards).
+
+    ## Observation Space
+
+    ``Box(-1, 1, (29,), float32)``; the features are named in ``OBSERVATION_FEATURES`` (index by
+    ``FEATURE_INDEX``). Feature 0 says which step comes next. Layer features (1–14): index, shape
+    (``c_in``, ``c_out``, kernel size, stride, output feature-map size, weights), its share of the
+    network's MACs and of the uniform 8-bit latency and energy, depthwise and linear flags, and the
+    previous layer's activation and mean kernel QBNs. The current layer's activation QBN, goal and
+    running mean kernel QBN (15–17). Kernel features (18–24, zero on layer steps): position, weight
+    std and max-abs relative to the layer, relative quantization error at ``b_min`` and ``b_max`` and
+    a Fisher estimate of the loss increase at ``b_min`` (squared gradients on the calibration split).
+    Then the budget cap, the running latency and energy estimates relative to 8-bit, and progress.
+    QBNs are normalised as ``(b - b_min) / (b_max - b_min)``.
+
+    ## Rewards
+
+    The episode objective ``R`` (``autoq_env.reward``), with ``acc`` and ``acc_fp`` the quantized and
+    float accuracy on the search split and ``lat``, ``en`` latency and energy relative to the uniform
+    8-bit model on the same accelerator:
+
+    - ``mode="accuracy"``: ``R = psi_a log(acc/acc_fp) - psi_l log(lat) - psi_e log(en)
+      - psi_t max(0, acc_fp - acc - tol)`` (defaults ``psi_a=10, psi_l=psi_e=0.5, tol=0.5, psi_t=3``).
+    - ``mode="resource"``: ``R = psi_a log(acc/acc_fp)``. The budget (a fraction of the 8-bit
+      model's latency or energy) is never a penalty: before each choice, ``qbn_cap`` is the largest
+      QBN for which the exact cost of the layers chosen so far, this choice, and every remaining
+      kernel and activation at ``b_min`` stays within the budget, and the choice is capped to it.
+      Every episode therefore ends within budget.
+
+    Intermediate rewards are potential-based: each step pays ``phi(s') - phi(s)`` with ``phi`` the
+    cost term of a running estimate (unassigned QBNs at ``b_max``; 0 in resource mode) and
+    ``phi(s_0) = 0``; the final step pays ``R - phi(s_T-1)``. So an episode's rewards sum to ``R``.
+
+    ## Starting State
+
+    Nothing is assigned; the first step is the layer step of layer 0. The env is deterministic: the
+    same actions give the same observations, rewards and accuracy.
+
+    ## Episode End
+
+    Termination after the last kernel of the last layer. No truncation (wrap with ``TimeLimit`` if
+    needed). At the end, ``info`` holds ``accuracy``, ``float_accuracy``, ``accuracy_drop``,
+    ``latency_s``, ``energy_j``, ``latency_rel``, ``energy_rel``, ``reward_objective``, ``config`` and
+    ``evaluation_time_s`` (wall time of the final evaluation).
+    Every step's ``info`` holds ``step_kind``, ``layer``, ``kernel`` (-1 on layer steps) and ``qbn``.
+
+    ## Arguments
+
+    ``gym.make("AutoQ-ResNet-v0", model="resnet20", dataset="fashion-mnist", data_root=None,
+    checkpoint="default", accelerator="temporal", preset=None, mode="accuracy", budget=None,
+    budget_metric="latency", bits=(2, 8), search_samples=2000, reward_weights=None, device="cpu")``
+
+    - ``model``: one of ``autoq_env.models.MODELS``; ``checkpoint``: ``"default"`` (the packaged
+      weights where they exist), a ``state_dict`` path, or ``None`` (random weights).
+    - ``dataset``: ``"fashion-mnist"``, ``"cifar10"`` or ``"imagenet-folder"``; ``data_root`` its folder.
+    - ``accelerator``: ``"temporal"`` (BISMO bit-serial), ``"spatial"`` (BitFusion) or ``"bitops"``;
+      ``preset`` names the accelerator preset (its default when ``None``).
+    - ``mode``: ``"accuracy"`` or ``"resource"``; ``budget`` in (0, 1] (resource mode only, default
+      0.5) of the 8-bit model's ``budget_metric`` (``"latency"`` or ``"energy"``).
+    - ``bits``: ``(b_min, b_max)`` within 1..8. ``search_samples``: images in the search split
+      (1..5000). ``reward_weights``: a ``RewardWeights`` or a dict of its fields.
+    - ``device``: where forward passes run (``"cpu"``, ``"cuda"``, ...).
+
+    ## Version History
+
+    - v0: initial version.
+    """
+
+    metadata = {"render_modes": ["ansi"]}
+
+    def __init__(self, model: str = "resnet20", dataset: str = "fashion-mnist", data_root: str | None = None,
+                 checkpoint: str | None = "default", accelerator: str = "temporal", preset: str | None = None,
+                 mode: str = "accuracy", budget: float | None = None, budget_metric: str = "latency",
+                 bits: tuple[int, int] = (2, 8), search_samples: int = DEFAULT_SEARCH_SAMPLES,
+                 reward_weights: RewardWeights | Mapping[str, float] | None = None, device: str = "cpu",
+                 render_mode: str | None = None) -> None:
+        self._kwargs = dict(model=model, dataset=dataset, data_root=data_root, checkpoint=checkpoint,
+                            accelerator=accelerator, preset=preset, mode=mode, budget=budget,
+                            budget_metric=budget_metric, bits=bits, search_samples=search_samples,
+                            reward_weights=reward_weights, device=device, render_mode=render_mode)
+        _check_choice("model", model, MODELS)
+        _check_choice("dataset", dataset, DATASETS)
+        _check_choice("accelerator", accelerator, ACCELERATORS)
+        self.mode = _check_choice("mode", mode, MODES)
+        self.budget_metric = _check_choice("budget_metric", budget_metric, BUDGET_METRICS)
+        if render_mode is not None:
+            _check_choice("render_mode", render_mode, tuple(self.metadata["render_modes"]))
+        self.render_mode = render_mode
+        self.b_min, self.b_max = _check_bits(bits)
+        if isinstance(search_samples, bool) or not isinstance(search_samples, (int, np.integer)) \
+                or not 1 <= search_samples <= SEARCH_POOL_SAMPLES:
+            raise ValueError(f"search_samples must be an integer in 1..{SEARCH_POOL_SAMPLES}, got {search_samples!r}")
+        self.budget = self._check_budget(budget)
+        if reward_weights is None:
+            reward_weights = RewardWeights()
+        elif isinstance(reward_weights, Mapping):
+            unknown = set(reward_weights) - set(asdict(RewardWeights()))
+            if unknown:
+                raise ValueError(f"unknown reward weights {sorted(unknown)}; allowed: "
+                                 f"{', '.join(asdict(RewardWeights()))}")
+            reward_weights = RewardWeights(**reward_weights)
+        elif not isinstance(reward_weights, RewardWeights):
+            raise TypeError(f"reward_weights must be a RewardWeights, a dict or None, got {type(reward_weights).__name__}")
+        self.reward_weights = reward_weights
+        if not isinstance(device, str):
+            raise TypeError(f"device must be a string such as 'cpu' or 'cuda', got {device!r}")
+        self.accelerator = get_accelerator(accelerator, preset)
+
+        self.problem: QuantizationProblem = get_problem(
+            model, dataset, normalise_path(data_root),
+            checkpoint if checkpoint in (None, "default") else normalise_path(checkpoint),
+            range(self.b_min, self.b_max + 1), int(search_samples), device)
+        self.specs = self.problem.specs
+        self.num_layers = len(self.specs)
+        self.steps_per_episode = self.num_layers + sum(self.problem.num_kernels)
+        self._prepare_costs()
+        self._layer_features = self._static_layer_features()
+        self._kernel_features = self._static_kernel_features()
+
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+        self.observation_space = spaces.Box(-1.0, 1.0, shape=(len(OBSERVATION_FEATURES),), dtype=np.float32)
+        self._reset_state()
+
+    # -- construction helpers -----------------------------------------------------------------------
+    def _check_budget(self, budget: Any) -> float | None:
+        if self.mode == "accuracy":
+            if budget is not None:
+                raise ValueError("budget only applies to mode='resource'; leave it None in mode='accuracy'")
+            return None
+        if budget is None:
+            return 0.5
+        if isinstance(budget, bool) or not isinstance(budget, (int, float, np.floating, np.integer)) \
+                or not math.isfinite(budget) or not 0 < budget <= 1:
+            raise ValueError(f"budget must be a fraction of the 8-bit model's {self.budget_metric} in (0, 1], "
+                             f"got {budget!r}")
+        return float(budget)
+
+    def _uniform(self, weight_qbn: int, activation_qbn: int) -> dict:
+        return {"activation_qbn": [activation_qbn] * self.num_layers,
+                "kernel_qbn": [[weight_qbn] * spec.c_out for spec in self.specs]}
+
+    def _prepare_costs(self) -> None:
+        """Reference costs and the per-kernel cost tables used by the shaping estimate and the budget."""
+        acc = self.accelerator
+        self.reference_cost = acc.network_cost(self.specs, self._uniform(8, 8))
+        qbns = range(self.b_min, self.b_max + 1)
+        # kernel_latency_s[l, w - b_min, a - b_min]: layer l's latency with every kernel at w bits and
+        # activations at a bits, divided by its number of kernels (likewise kernel_energy_j). The running
+        # estimate and the search baselines use these per-kernel shares.
+        n = len(qbns)
+        self.kernel_latency_s = np.zeros((self.num_layers, n, n))
+        self.kernel_energy_j = np.zeros((self.num_layers, n, n))
+        for index, spec in enumerate(self.specs):
+            for i, w in enumerate(qbns):
+                kernels = np.full(spec.c_out, w, dtype=np.int64)
+                for j, a in enumerate(qbns):
+                    cost = acc.layer_cost(spec, kernels, a)
+                    self.kernel_latency_s[index, i, j] = cost.latency_s / spec.c_out
+                    self.kernel_energy_j[index, i, j] = cost.energy_j / spec.c_out
+        layer_8bit = [acc.layer_cost(spec, np.full(spec.c_out, 8, dtype=np.int64), 8) for spec in self.specs]
+        self._latency_share = np.array([c.latency_s for c in layer_8bit]) / self.reference_cost.latency_s
+        self._energy_share = np.array([c.energy_j for c in layer_8bit]) / self.reference_cost.energy_j
+        if self.mode == "resource":
+            self._budget_value = self.budget * self._metric(self.reference_cost)
+            # cheapest cost of each layer: every kernel and the activation at b_min
+            self._min_layer_cost = np.array([
+                self._metric(acc.layer_cost(spec, np.full(spec.c_out, self.b_min, dtype=np.int64), self.b_min))
+                for spec in self.specs])
+            cheapest = self._min_layer_cost.sum()
+            if cheapest > self._budget_value * (1 + 1e-12):
+                raise ValueError(f"budget {self.budget} is infeasible: even every QBN at b_min={self.b_min} costs "
+                                 f"{cheapest / self._metric(self.reference_cost):.4f} of the 8-bit model's "
+                                 f"{self.budget_metric}; raise the budget or lower b_min")
+
+    def _metric(self, cost) -> float:
+        return cost.latency_s if self.budget_metric == "latency" else cost.energy_j
+
+    def _static_layer_features(self) -> np.ndarray:
+        specs = self.specs
+        c_in = np.array([s.c_in for s in specs], float)
+        c_out = np.array([s.c_out for s in specs], float)
+        kernel = np.array([max(s.kernel_size) for s in specs], float)
+        stride = np.array([s.stride for s in specs], float)
+        fmap = np.array([s.out_h * s.out_w for s in specs], float)
+        params = np.array([s.weight_count for s in specs], float)
+        macs = np.array([s.macs for s in specs], float)
+        index = np.arange(self.num_layers) / max(self.num_layers - 1, 1)
+        return np.stack([index, c_in / c_in.max(), c_out / c_out.max(), kernel / kernel.max(), stride / stride.max(),
+                         fmap / fmap.max(), params / params.max(), macs / macs.sum(), self._latency_share,
+                         self._energy_share, np.array([s.is_depthwise for s in specs], float),
+                         np.array([s.is_linear for s in specs], float)], axis=1).astype(np.float32)
+
+    def _static_kernel_features(self) -> list[np.ndarray]:
+        stats = self.problem.kernel_stats
+        median = float(np.median(np.concatenate([s.loss_increase_min_qbn for s in stats]))) or 1e-30
+
+        def log_error(error: np.ndarray) -> np.ndarray:
+            return np.clip(1 + np.log10(np.maximum(error, 1e-12)) / 6, 0, 1)
+
+        out = []
+        for spec, s in zip(self.specs, stats):
+            increase = np.maximum(s.loss_increase_min_qbn, 1e-30)
+            out.append(np.stack([
+                np.arange(spec.c_out) / spec.c_out,
+                s.std / max(s.std.max(), 1e-12),
+                s.max_abs / max(s.max_abs.max(), 1e-12),
+                log_error(s.relative_error_min_qbn),
+                log_error(s.relative_error_max_qbn),
+                increase / increase.max(),
+                np.clip(np.log10(increase / median) / 3, -1, 1),
+            ], axis=1).astype(np.float32))
+        return out
+
+    # -- episode state ------------------------------------------------------------------------------
+    def _reset_state(self) -> None:
+        self._layer = 0
+        self._kernel = -1  # -1: the layer step of self._layer comes next
+        self._steps = 0
+        self._activation_qbn = np.zeros(self.num_layers, dtype=np.int64)  # 0: unassigned
+        self._kernel_qbn = [np.zeros(spec.c_out, dtype=np.int64) for spec in self.specs]
+        self._goal = 0.0
+        self._qbn_sum = 0
+        top = self.b_max - self.b_min
+        self._latency_estimate = sum(self.kernel_latency_s[l, top, top] * s.c_out for l, s in enumerate(self.specs))
+        self._energy_estimate = sum(self.kernel_energy_j[l, top, top] * s.c_out for l, s in enumerate(self.specs))
+        self._phi_start = self._cost_potential()
+        self._potential = 0.0
+        self._done = False
+        self._exact_cost_done = 0.0  # resource mode: exact cost of the finished layers
+        self._cap = self.b_max  # largest QBN the next step may take; set with each observation
+
+    def _cost_potential(self) -> float:
+        if self.mode != "accuracy":
+            return 0.0
+        return self.reward_weights.cost_term(self._latency_estimate / self.reference_cost.latency_s,
+                                             self._energy_estimate / self.reference_cost.energy_j)
+
+    def _norm(self, qbn: float) -> float:
+        return 1.0 if self.b_max == self.b_min else (qbn - self.b_min) / (self.b_max - self.b_min)
+
+    def _observation(self) -> np.ndarray:
+        layer = min(self._layer, self.num_layers - 1)
+        obs = np.zeros(len(OBSERVATION_FEATURES), dtype=np.float32)
+        obs[1:13] = self._layer_features[layer]
+        if layer == 0:
+            obs[13] = obs[14] = 1.0
+        else:
+            obs[13] = self._norm(self._activation_qbn[layer - 1])
+            obs[14] = self._norm(self._kernel_qbn[layer - 1].mean())
+        if self._kernel < 0:
+            obs[0] = 1.0
+            self._cap = self._activation_cap() if self.mode == "resource" and not self._done else self.b_max
+        else:
+            obs[15] = self._norm(self._activation_qbn[layer])
+            obs[16] = self._norm(self._goal)
+            obs[17] = self._norm(self._qbn_sum / self._kernel) if self._kernel > 0 else 0.0
+            obs[18:25] = self._kernel_features[layer][self._kernel]
+            self._cap = self._kernel_cap() if self.mode == "resource" else self.b_max
+        obs[25] = self._norm(self._cap)
+        obs[26] = self._latency_estimate / self.reference_cost.latency_s
+        obs[27] = self._energy_estimate / self.reference_cost.energy_j
+        obs[28] = self._steps / self.steps_per_episode
+        return np.clip(obs, -1.0, 1.0)
+
+    # -- budget caps (resource mode) ----------------------------------------------------------------
+    def _remaining_min_cost(self) -> float:
+        return float(self._min_layer_cost[self._layer + 1:].sum())
+
+    def _activation_cap(self) -> int:
+        """Largest activation QBN for which this layer at b_min kernels plus the rest at b_min fit."""
+        spec = self.specs[self._layer]
+        kernels = np.full(spec.c_out, self.b_min, dtype=np.int64)
+        return self._largest_feasible(lambda a: self._metric(self.accelerator.layer_cost(spec, kernels, a)))
+
+    def _kernel_cap(self) -> int:
+        """Largest QBN for the current kernel that keeps a within-budget completion possible."""
+        spec = self.specs[self._layer]
+        trial = self._kernel_qbn[self._layer].copy()
+        trial[self._kernel:] = self.b_min
+        activation = int(self._activation_qbn[self._layer])
+
+        def layer_cost(qbn: int) -> float:
+            trial[self._kernel] = qbn
+            return self._metric(self.accelerator.layer_cost(spec, trial, activation))
+        return self._largest_feasible(layer_cost)
+
+    def _largest_feasible(self, layer_cost) -> int:
+        """Binary search over QBNs, relying on cost being monotone in every QBN (tested in hardware)."""
+        allowance = self._budget_value - self._exact_cost_done - self._remaining_min_cost()
+        if layer_cost(self.b_max) <= allowance:
+            return self.b_max
+        low, high = self.b_min, self.b_max  # low is always feasible by the episode's invariant
+        while high - low > 1:
+            middle = (low + high) // 2
+            if layer_cost(middle) <= allowance:
+                low = middle
+            else:
+                high = middle
+        return low
+
+    # -- gym API ------------------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        self._reset_state()
+        return self._observation(), {"step_kind": "layer", "layer": 0, "kernel": -1}
+
+    def _to_qbn(self, value: float) -> int:
+        bins = self.b_max - self.b_min + 1
+        return self.b_min + min(int((value + 1.0) / 2.0 * bins), bins - 1)
+
+    def _check_action(self, action: Any) -> np.ndarray:
+        try:
+            array = np.asarray(action, dtype=np.float64)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"action must be an array of 2 floats in [-1, 1], got {action!r}") from error
+        if array.shape != (2,):
+            raise ValueError(f"action must have shape (2,), got shape {array.shape}")
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"action must be finite (no NaN or infinity), got {array.tolist()}")
+        return np.clip(array, -1.0, 1.0)
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        if self._done:
+            raise RuntimeError("the episode has ended; call reset() before step()")
+        action = self._check_action(action)
+        layer = self._layer
+        spec = self.specs[layer]
+        top = self.b_max - self.b_min
+        if self._kernel < 0:  # layer step: activation QBN and goal
+            cap = self._cap
+            qbn = min(self._to_qbn(action[0]), cap)
+            self._activation_qbn[layer] = qbn
+            self._goal = self.b_min + (action[1] + 1.0) / 2.0 * (self.b_max - self.b_min)
+            a = qbn - self.b_min
+            self._latency_estimate += spec.c_out * (self.kernel_latency_s[layer, top, a]
+                                                    - self.kernel_latency_s[layer, top, top])
+            self._energy_estimate += spec.c_out * (self.kernel_energy_j[layer, top, a]
+                                                   - self.kernel_energy_j[layer, top, top])
+            self._kernel, self._qbn_sum = 0, 0
+            info = {"step_kind": "layer", "layer": layer, "kernel": -1, "qbn": qbn, "goal": self._goal, "qbn_cap": cap}
+        else:  # kernel step
+            kernel = self._kernel
+            cap = self._cap
+            qbn = min(self._to_qbn(action[0]), cap)
+            self._kernel_qbn[layer][kernel] = qbn
+            self._qbn_sum += qbn
+            a = int(self._activation_qbn[layer]) - self.b_min
+            self._latency_estimate += self.kernel_latency_s[layer, qbn - self.b_min, a] - self.kernel_latency_s[layer, top, a]
+            self._energy_estimate += self.kernel_energy_j[layer, qbn - self.b_min, a] - self.kernel_energy_j[layer, top, a]
+            info = {"step_kind": "kernel", "layer": layer, "kernel": kernel, "qbn": qbn, "qbn_cap": cap}
+            self._kernel += 1
+            if self._kernel == spec.c_out:  # layer finished
+                if self.mode == "resource":
+                    self._exact_cost_done += self._metric(
+                        self.accelerator.layer_cost(spec, self._kernel_qbn[layer], int(self._activation_qbn[layer])))
+                self._layer += 1
+                self._kernel = -1
+        self._steps += 1
+        terminated = self._layer == self.num_layers
+        if terminated:
+            self._done = True
+            started = time.perf_counter()
+            metrics = self.evaluate(self.config)
+            metrics["evaluation_time_s"] = time.perf_counter() - started
+            reward = metrics["reward_objective"] - self._potential
+            info.update(metrics)
+        else:
+            potential = self._cost_potential() - self._phi_start
+            reward = potential - self._potential
+            self._potential = potential
+        return self._observation(), float(reward), terminated, False, info
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        lines = [f"AutoQEnv step {self._steps}/{self.steps_per_episode}"]
+        for index, spec in enumerate(self.specs):
+            chosen = self._kernel_qbn[index][self._kernel_qbn[index] > 0]
+            kernels = f"mean {chosen.mean():.2f} over {chosen.size}/{spec.c_out}" if chosen.size else "-"
+            lines.append(f"{index:3d} {spec.name:<28} a={self._activation_qbn[index] or '-'} w: {kernels}")
+        return "\n".join(lines)
+
+    @property
+    def signature(self) -> dict:
+        """The settings that define this search problem (saved with agents and results, checked on load)."""
+        from autoq_env import __version__
+
+        settings = {key: value for key, value in self._kwargs.items() if key not in ("device", "render_mode")}
+        settings["bits"] = [self.b_min, self.b_max]
+        settings["budget"] = self.budget
+        settings["reward_weights"] = asdict(self.reward_weights)
+        settings["num_kernels"] = self.problem.num_kernels
+        settings["autoq_version"] = __version__
+        return settings
+
+    # -- configurations -----------------------------------------------------------------------------
+    @property
+    def config(self) -> dict:
+        """The current assignment, JSON-serialisable (``None`` where nothing is chosen yet)."""
+        return {"activation_qbn": [int(b) or None for b in self._activation_qbn],
+                "kernel_qbn": [[int(b) or None for b in layer] for layer in self._kernel_qbn]}
+
+    def uniform_config(self, weight_qbn: int, activation_qbn: int | None = None) -> dict:
+        """Every kernel at ``weight_qbn`` and every activation at ``activation_qbn`` (default the same)."""
+        config = self._uniform(weight_qbn, weight_qbn if activation_qbn is None else activation_qbn)
+        self.check_config(config)
+        return config
+
+    def check_config(self, config: Any) -> tuple[list[int], list[np.ndarray]]:
+        """Validate a configuration and return it as (activation QBNs, kernel QBN arrays)."""
+        if not isinstance(config, Mapping) or set(config) != {"activation_qbn", "kernel_qbn"}:
+            raise ValueError("a configuration is a dict with exactly the keys 'activation_qbn' (one int per layer) "
+                             "and 'kernel_qbn' (one list of ints per layer, one per kernel)")
+        activation, kernels = config["activation_qbn"], config["kernel_qbn"]
+        if not isinstance(activation, (list, tuple, np.ndarray)) or len(activation) != self.num_layers \
+                or not isinstance(kernels, (list, tuple)) or len(kernels) != self.num_layers:
+            raise ValueError(f"a configuration needs {self.num_layers} activation QBNs and {self.num_layers} lists of "
+                             "kernel QBNs")
+        arrays = []
+        for index, (values, spec) in enumerate(zip(kernels, self.specs)):
+            array = np.asarray(values)
+            if array.shape != (spec.c_out,):
+                raise ValueError(f"layer {index} ({spec.name}) needs {spec.c_out} kernel QBNs, got shape {array.shape}")
+            arrays.append(array)
+        everything = np.concatenate([np.asarray(activation, dtype=object).ravel(),
+                                     *[a.astype(object).ravel() for a in arrays]])
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in everything):
+            raise TypeError("every QBN in a configuration must be an integer (unassigned entries are not allowed)")
+        values = everything.astype(np.int64)
+        if values.min() < self.b_min or values.max() > self.b_max:
+            raise ValueError(f"QBNs must lie in this env's bits range {self.b_min}..{self.b_max}, got "
+                             f"{values.min()}..{values.max()}")
+        return [int(a) for a in activation], [a.astype(np.int64) for a in arrays]
+
+    def evaluate(self, config: Mapping, split: str = "search") -> dict:
+        """Score any configuration without stepping: accuracy, cost and the episode objective.
+
+        :param config: ``{"activation_qbn": [...], "kernel_qbn": [[...], ...]}``, e.g. ``env.config``.
+        :param split: ``"search"`` (the reward's split) or ``"test"`` (final reports only).
+        """
+        _check_choice("split", split, SPLITS)
+        activation, kernels = self.check_config(config)
+        accuracy = self.problem.accuracy(activation, kernels, split)
+        float_accuracy = self.problem.float_accuracy(split)
+        cost = self.accelerator.network_cost(self.specs, {"activation_qbn": activation, "kernel_qbn": kernels})
+        latency_rel = cost.latency_s / self.reference_cost.latency_s
+        energy_rel = cost.energy_j / self.reference_cost.energy_j
+        weights = np.array([spec.reduction_size for spec in self.specs for _ in range(spec.c_out)], float)
+        all_kernels = np.concatenate(kernels)
+        metrics = {
+            "split": split,
+            "accuracy": accuracy,
+            "float_accuracy": float_accuracy,
+            "accuracy_drop": float_accuracy - accuracy,
+            "latency_s": cost.latency_s,
+            "energy_j": cost.energy_j,
+            "latency_rel": latency_rel,
+            "energy_rel": energy_rel,
+            "mean_weight_qbn": float(all_kernels.mean()),
+            "mean_weight_qbn_by_params": float((all_kernels * weights).sum() / weights.sum()),
+            "mean_activation_qbn": float(np.mean(activation)),
+            "reward_objective": self.reward_weights.reward(accuracy, float_accuracy, latency_rel, energy_rel,
+                                                           self.mode),
+            "config": {"activation_qbn": activation, "kernel_qbn": [k.tolist() for k in kernels]},
+        }
+        if self.mode == "resource":
+            metrics["budget_rel"] = self.budget
+            metrics["budget_met"] = bool(self._metric(cost) <= self._budget_value * (1 + 1e-9))
+        return metrics
+
+    # -- pickling: rebuild from the keywords (the problem is cached per process) ---------------------
+    def __getstate__(self) -> dict:
+        state = {name: getattr(self, name) for name in (
+            "_layer", "_kernel", "_steps", "_activation_qbn", "_kernel_qbn", "_goal", "_qbn_sum",
+            "_latency_estimate", "_energy_estimate", "_potential", "_done", "_exact_cost_done", "_cap")}
+        return {"kwargs": self._kwargs, "episode": state, "np_random": self._np_random}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state["kwargs"])
+        for name, value in state["episode"].items():
+            setattr(self, name, value)
+        self._np_random = state["np_random"]

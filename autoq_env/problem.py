@@ -1,0 +1,106 @@
+"""The quantization problem behind an env: data splits, the float model, its workload and evaluator.
+
+Building one loads the data, calibrates activation ranges, tabulates every (kernel, QBN) pair and
+measures the float accuracy: a few seconds for ResNet-20. ``get_problem`` caches problems per
+process, so many envs on the same model (vectorised envs, tests, benchmarks) share one.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from autoq_env.data import DatasetInfo, load_splits, materialise
+from autoq_env.evaluator import Batches, QuantizedEvaluator
+from autoq_env.models import build_model
+from autoq_env.workload import LayerSpec, extract_layers
+
+EVAL_BATCH_SIZE = 500  # fastest batch size for ResNet-20 on a 2-core CPU (GUIDE section 8)
+
+
+@dataclass
+class KernelStatistics:
+    """Static per-kernel statistics of one layer, all arrays of length ``c_out``."""
+
+    std: np.ndarray
+    max_abs: np.ndarray
+    relative_error_min_qbn: np.ndarray  # ||w_q - w||^2 / ||w||^2 at b_min
+    relative_error_max_qbn: np.ndarray  # the same at b_max
+    loss_increase_min_qbn: np.ndarray  # 0.5 sum_i F_i (w_q,i - w_i)^2 at b_min (Fisher estimate)
+
+
+@dataclass
+class QuantizationProblem:
+    """Everything an env needs that does not depend on the accelerator or the reward."""
+
+    info: DatasetInfo
+    specs: list[LayerSpec]
+    evaluator: QuantizedEvaluator
+    search_batches: Batches
+    test_batches: Batches
+    qbns: range
+    kernel_stats: list[KernelStatistics]
+    _float_accuracy: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def num_kernels(self) -> list[int]:
+        return [spec.c_out for spec in self.specs]
+
+    def accuracy(self, activation_qbn: list[int] | None, kernel_qbn: list[np.ndarray] | None,
+                 split: str = "search") -> float:
+        """Top-1 accuracy (percent) of a configuration (``None, None``: the float model) on a split."""
+        batches = {"search": self.search_batches, "test": self.test_batches}[split]
+        self.evaluator.apply(activation_qbn, kernel_qbn)
+        return self.evaluator.accuracy(batches)
+
+    def float_accuracy(self, split: str = "search") -> float:
+        """Top-1 accuracy (percent) of the float model on a split, measured once."""
+        if split not in self._float_accuracy:
+            self._float_accuracy[split] = self.accuracy(None, None, split)
+        return self._float_accuracy[split]
+
+
+def _kernel_statistics(evaluator: QuantizedEvaluator, qbns: range) -> list[KernelStatistics]:
+    loss_increase = evaluator.loss_increase_estimate(qbns[0])
+    stats = []
+    for weights, increase in zip(evaluator.weights, loss_increase):
+        flat = weights.float_weight.flatten(1).double()
+        stats.append(KernelStatistics(
+            std=flat.std(dim=1, unbiased=False).numpy(),
+            max_abs=flat.abs().amax(dim=1).numpy(),
+            relative_error_min_qbn=weights.relative_error[0].double().numpy(),
+            relative_error_max_qbn=weights.relative_error[-1].double().numpy(),
+            loss_increase_min_qbn=increase,
+        ))
+    return stats
+
+
+@functools.lru_cache(maxsize=4)
+def get_problem(model: str, dataset: str, data_root: str | None, checkpoint: str | None, qbns: range,
+                search_samples: int, device: str) -> QuantizationProblem:
+    """Build (or fetch from the per-process cache) the problem for these settings."""
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} asked for, but torch sees no CUDA device; use device='cpu'")
+    splits = load_splits(dataset, data_root, search_samples)
+    float_model = build_model(model, splits.info, checkpoint)
+    specs = extract_layers(float_model, (splits.info.in_channels, splits.info.image_size, splits.info.image_size))
+    evaluator = QuantizedEvaluator(float_model, [spec.name for spec in specs],
+                                   materialise(splits.calibration, EVAL_BATCH_SIZE), qbns, device)
+    problem = QuantizationProblem(
+        info=splits.info, specs=specs, evaluator=evaluator,
+        search_batches=materialise(splits.search, EVAL_BATCH_SIZE),
+        test_batches=materialise(splits.test, EVAL_BATCH_SIZE), qbns=qbns,
+        kernel_stats=_kernel_statistics(evaluator, qbns),
+    )
+    problem.float_accuracy("search")
+    return problem
+
+
+def normalise_path(path: str | os.PathLike | None) -> str | None:
+    """A hashable, absolute form of an optional path (cache key)."""
+    return None if path is None else str(Path(path).expanduser().resolve())

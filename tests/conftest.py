@@ -1,0 +1,32 @@
+"""Shared fixtures: real data, the real shipped model, small budgets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from autoq_env.env import AutoQEnv
+
+
+@pytest.fixture(scope="session")
+def env() -> AutoQEnv:
+    """The default env (ResNet-20, Fashion-MNIST, temporal accelerator); built once per session."""
+    return AutoQEnv()
+
+
+def run_episode(env, actions: np.ndarray | None = None, seed: int = 0):
+    """Play one episode with ``actions`` (rows of 2 values, cycled) or seeded random actions.
+
+    :return: observations, rewards and the final info.
+    """
+    rng = np.random.default_rng(seed)
+    observation, _ = env.reset(seed=seed)
+    observations, rewards, terminated, step, info = [observation], [], False, 0, {}
+    while not terminated:
+        action = actions[step % len(actions)] if actions is not None else rng.uniform(-1, 1, 2).astype(np.float32)
+        observation, reward, terminated, truncated, info = env.step(action)
+        assert not truncated
+        observations.append(observation)
+        rewards.append(reward)
+        step += 1
+    return np.array(observations), np.array(rewards), info
