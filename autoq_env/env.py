@@ -19,7 +19,7 @@ from autoq_env.problem import QuantizationProblem, get_problem, normalise_path
 from autoq_env.quant import QBN_LIMITS
 from autoq_env.reward import MODES, RewardWeights
 
-DEFAULT_SEARCH_SAMPLES = 2_000
+DEFAULT_SEARCH_SAMPLES = 5_000
 BUDGET_METRICS = ("latency", "energy")
 SPLITS = ("search", "test")
 
@@ -106,7 +106,8 @@ class AutoQEnv(gym.Env):
     8-bit model on the same accelerator:
 
     - ``mode="accuracy"``: ``R = psi_a log(acc/acc_fp) - psi_l log(lat) - psi_e log(en)
-      - psi_t max(0, acc_fp - acc - tol)`` (defaults ``psi_a=10, psi_l=psi_e=0.5, tol=0.5, psi_t=3``).
+      - psi_t min(cap, max(0, acc_fp - acc - tol))`` (defaults ``psi_a=10, psi_l=psi_e=0.5, tol=0.5``
+      points, ``psi_t=3`` per point, ``cap=10`` points).
     - ``mode="resource"``: ``R = psi_a log(acc/acc_fp)``. The budget (a fraction of the 8-bit
       model's latency or energy) is never a penalty: before each choice, ``qbn_cap`` is the largest
       QBN for which the exact cost of the layers chosen so far, this choice, and every remaining
@@ -134,7 +135,7 @@ class AutoQEnv(gym.Env):
 
     ``gym.make("AutoQ-ResNet-v0", model="resnet20", dataset="fashion-mnist", data_root=None,
     checkpoint="default", accelerator="temporal", preset=None, mode="accuracy", budget=None,
-    budget_metric="latency", bits=(2, 8), search_samples=2000, reward_weights=None, device="cpu")``
+    budget_metric="latency", bits=(2, 8), search_samples=5000, reward_weights=None, device="cpu")``
 
     - ``model``: one of ``autoq_env.models.MODELS``; ``checkpoint``: ``"default"`` (the packaged
       weights where they exist), a ``state_dict`` path, or ``None`` (random weights).
@@ -186,7 +187,8 @@ class AutoQEnv(gym.Env):
                                  f"{', '.join(asdict(RewardWeights()))}")
             reward_weights = RewardWeights(**reward_weights)
         elif not isinstance(reward_weights, RewardWeights):
-            raise TypeError(f"reward_weights must be a RewardWeights, a dict or None, got {type(reward_weights).__name__}")
+            raise TypeError("reward_weights must be a RewardWeights, a dict or None, got "
+                            f"{type(reward_weights).__name__}")
         self.reward_weights = reward_weights
         if not isinstance(device, str):
             raise TypeError(f"device must be a string such as 'cpu' or 'cuda', got {device!r}")
@@ -307,13 +309,19 @@ class AutoQEnv(gym.Env):
         self._goal = 0.0
         self._qbn_sum = 0
         top = self.b_max - self.b_min
-        self._latency_estimate = sum(self.kernel_latency_s[l, top, top] * s.c_out for l, s in enumerate(self.specs))
-        self._energy_estimate = sum(self.kernel_energy_j[l, top, top] * s.c_out for l, s in enumerate(self.specs))
+        kernels = np.array(self.problem.num_kernels)
+        self._latency_estimate = float((self.kernel_latency_s[:, top, top] * kernels).sum())
+        self._energy_estimate = float((self.kernel_energy_j[:, top, top] * kernels).sum())
         self._phi_start = self._cost_potential()
         self._potential = 0.0
         self._done = False
         self._exact_cost_done = 0.0  # resource mode: exact cost of the finished layers
         self._cap = self.b_max  # largest QBN the next step may take; set with each observation
+
+    def _move_estimate(self, layer: int, kernels: int, old: tuple[int, int], new: tuple[int, int]) -> None:
+        """Move ``kernels`` kernels of ``layer`` from (weight, activation) QBN offsets ``old`` to ``new``."""
+        self._latency_estimate += kernels * (self.kernel_latency_s[layer][new] - self.kernel_latency_s[layer][old])
+        self._energy_estimate += kernels * (self.kernel_energy_j[layer][new] - self.kernel_energy_j[layer][old])
 
     def _cost_potential(self) -> float:
         if self.mode != "accuracy":
@@ -417,11 +425,7 @@ class AutoQEnv(gym.Env):
             qbn = min(self._to_qbn(action[0]), cap)
             self._activation_qbn[layer] = qbn
             self._goal = self.b_min + (action[1] + 1.0) / 2.0 * (self.b_max - self.b_min)
-            a = qbn - self.b_min
-            self._latency_estimate += spec.c_out * (self.kernel_latency_s[layer, top, a]
-                                                    - self.kernel_latency_s[layer, top, top])
-            self._energy_estimate += spec.c_out * (self.kernel_energy_j[layer, top, a]
-                                                   - self.kernel_energy_j[layer, top, top])
+            self._move_estimate(layer, spec.c_out, (top, top), (top, qbn - self.b_min))
             self._kernel, self._qbn_sum = 0, 0
             info = {"step_kind": "layer", "layer": layer, "kernel": -1, "qbn": qbn, "goal": self._goal, "qbn_cap": cap}
         else:  # kernel step
@@ -431,8 +435,7 @@ class AutoQEnv(gym.Env):
             self._kernel_qbn[layer][kernel] = qbn
             self._qbn_sum += qbn
             a = int(self._activation_qbn[layer]) - self.b_min
-            self._latency_estimate += self.kernel_latency_s[layer, qbn - self.b_min, a] - self.kernel_latency_s[layer, top, a]
-            self._energy_estimate += self.kernel_energy_j[layer, qbn - self.b_min, a] - self.kernel_energy_j[layer, top, a]
+            self._move_estimate(layer, 1, (top, a), (qbn - self.b_min, a))
             info = {"step_kind": "kernel", "layer": layer, "kernel": kernel, "qbn": qbn, "qbn_cap": cap}
             self._kernel += 1
             if self._kernel == spec.c_out:  # layer finished

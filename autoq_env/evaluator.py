@@ -55,7 +55,7 @@ class QuantizedEvaluator:
     def __init__(self, model: nn.Module, layer_names: Sequence[str], calibration: Batches, qbns: range,
                  device: str | torch.device = "cpu") -> None:
         self.device = torch.device(device)
-        self.model = fold_batch_norm(model).to(self.device)
+        self.model = fold_batch_norm(model).to(self.device, memory_format=torch.channels_last)
         self.model.requires_grad_(False)
         modules = dict(self.model.named_modules())
         missing = [name for name in layer_names if name not in modules]

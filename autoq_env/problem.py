@@ -80,6 +80,11 @@ def _kernel_statistics(evaluator: QuantizedEvaluator, qbns: range) -> list[Kerne
     return stats
 
 
+def _channels_last(batches: Batches) -> Batches:
+    """Images in channels-last layout: about 10% faster CPU convolutions (GUIDE section 8)."""
+    return [(images.contiguous(memory_format=torch.channels_last), labels) for images, labels in batches]
+
+
 @functools.lru_cache(maxsize=4)
 def get_problem(model: str, dataset: str, data_root: str | None, checkpoint: str | None, qbns: range,
                 search_samples: int, device: str) -> QuantizationProblem:
@@ -93,8 +98,8 @@ def get_problem(model: str, dataset: str, data_root: str | None, checkpoint: str
                                    materialise(splits.calibration, EVAL_BATCH_SIZE), qbns, device)
     problem = QuantizationProblem(
         info=splits.info, specs=specs, evaluator=evaluator,
-        search_batches=materialise(splits.search, EVAL_BATCH_SIZE),
-        test_batches=materialise(splits.test, EVAL_BATCH_SIZE), qbns=qbns,
+        search_batches=_channels_last(materialise(splits.search, EVAL_BATCH_SIZE)),
+        test_batches=_channels_last(materialise(splits.test, EVAL_BATCH_SIZE)), qbns=qbns,
         kernel_stats=_kernel_statistics(evaluator, qbns),
     )
     problem.float_accuracy("search")

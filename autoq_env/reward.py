@@ -6,17 +6,19 @@ energy relative to the uniform 8-bit model on the same accelerator (``lat``, ``e
 * ``mode="accuracy"`` (accuracy-guaranteed), AutoQ's form ``log(acc^psi_a / (lat^psi_l en^psi_e))``
   with accuracy taken relative to float, plus a hinge that holds accuracy within the tolerance::
 
-      R = psi_a log(acc / acc_fp) - psi_l log(lat) - psi_e log(en) - psi_t max(0, acc_fp - acc - tol)
+      R = psi_a log(acc / acc_fp) - psi_l log(lat) - psi_e log(en) - psi_t min(cap, max(0, acc_fp - acc - tol))
 
 * ``mode="resource"`` (resource-constrained): the budget is enforced by capping QBNs during the
   episode (see ``AutoQEnv``), so the reward is accuracy alone: ``R = psi_a log(acc / acc_fp)``.
 
-Defaults and why (measured with ``python -m benchmarks.env_speed --reward-scan``, see the README):
+Defaults and why (measured with ``python -m benchmarks.uniform_scan``, see the README):
 ``psi_a = 10`` (a point of accuracy inside the tolerance is worth ~0.11, so ties go to the more
 accurate model), ``psi_l = psi_e = 0.5`` (halving both latency and energy earns ``log 2 = 0.69``),
 ``tol = 0.5`` points on the search split (leaves room for the search split's sampling error, so that
 good searches stay within 1 point on the test split) and ``psi_t = 3`` per point beyond the tolerance
-(one point too many costs more than a 4x cut of latency and energy earns, ``log 4 = 1.39``).
+(one point too many costs more than a 4x cut of latency and energy earns, ``log 4 = 1.39``), capped
+at ``cap = 10`` points beyond the tolerance: such a model is useless either way, and the cap keeps the
+reward's range (about -53 to +2) small enough for a critic to resolve the differences that matter.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class RewardWeights:
     energy: float = 0.5  # psi_e
     tolerance_pts: float = 0.5  # tol, accuracy points below float allowed on the search split
     beyond_tolerance: float = 3.0  # psi_t, per accuracy point beyond the tolerance
+    max_excess_pts: float = 10.0  # cap, points beyond the tolerance that the hinge counts at most
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -51,7 +54,8 @@ class RewardWeights:
         """``psi_a log(acc / acc_fp)``, plus the tolerance hinge in accuracy mode."""
         term = self.accuracy * math.log(max(accuracy, 1e-3) / float_accuracy)
         if mode == "accuracy":
-            term -= self.beyond_tolerance * max(0.0, float_accuracy - accuracy - self.tolerance_pts)
+            excess = min(self.max_excess_pts, max(0.0, float_accuracy - accuracy - self.tolerance_pts))
+            term -= self.beyond_tolerance * excess
         return term
 
     def reward(self, accuracy: float, float_accuracy: float, latency_rel: float, energy_rel: float,

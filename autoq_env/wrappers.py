@@ -43,6 +43,11 @@ class _FlatAutoQ(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.observation_space = env.observation_space
         self._observation: np.ndarray | None = None  # the core's latest observation
 
+    @property
+    def steps_per_episode(self) -> int:
+        """Wrapper steps in one episode."""
+        raise NotImplementedError
+
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
         self._observation, info = self.env.reset(seed=seed, options=options)
         return self._observation, info
@@ -109,6 +114,11 @@ class LayerWise(_FlatAutoQ):
         >>> observation, reward, terminated, truncated, info = env.step(env.action_space.sample())
     """
 
+    @property
+    def steps_per_episode(self) -> int:
+        """One step per layer."""
+        return self.core.num_layers
+
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         action = self._check_action(action)
         activation_action, weight_action = action
@@ -161,6 +171,11 @@ class KernelWise(_FlatAutoQ):
         >>> observation, info = env.reset(seed=0)
         >>> observation, reward, terminated, truncated, info = env.step(env.action_space.sample())
     """
+
+    @property
+    def steps_per_episode(self) -> int:
+        """One step per kernel."""
+        return sum(self.core.problem.num_kernels)
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         action = self._check_action(action)

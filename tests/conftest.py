@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
+import autoq_env  # noqa: F401  (registers AutoQ-ResNet-v0)
 from autoq_env.env import AutoQEnv
+
+SMALL_SEARCH_SAMPLES = 200  # a small search split: fast episodes for agent and wrapper tests
 
 
 @pytest.fixture(scope="session")
 def env() -> AutoQEnv:
     """The default env (ResNet-20, Fashion-MNIST, temporal accelerator); built once per session."""
     return AutoQEnv()
+
+
+@pytest.fixture(scope="session")
+def small_env() -> gym.Env:
+    """``gym.make("AutoQ-ResNet-v0", search_samples=200)``, built once per session (tests reset it)."""
+    return gym.make("AutoQ-ResNet-v0", search_samples=SMALL_SEARCH_SAMPLES)
 
 
 def run_episode(env, actions: np.ndarray | None = None, seed: int = 0):

@@ -16,6 +16,8 @@ def test_accuracy_mode_formula() -> None:
     beyond = weights.reward(90.0, 91.4, 0.25, 0.5, "accuracy")
     assert beyond == pytest.approx(10 * math.log(90.0 / 91.4) - 0.5 * math.log(0.25) - 0.5 * math.log(0.5)
                                    - 3 * (1.4 - 0.5))
+    useless = weights.reward(20.0, 91.4, 0.25, 0.5, "accuracy")  # 70.9 points beyond: the hinge stops at 10
+    assert useless == pytest.approx(10 * math.log(20.0 / 91.4) - 0.5 * math.log(0.25) - 0.5 * math.log(0.5) - 3 * 10)
 
 
 def test_resource_mode_is_accuracy_only() -> None:
