@@ -27,7 +27,7 @@ data:
 setup: $(VENV)/.installed data
 
 demo: setup
-	$(VENV)/bin/autoq demo
+	$(VENV)/bin/autoq search --agent hrl --episodes 30 --seed 0 --out runs/demo --overwrite
 
 test: setup
 	$(PY) -m pytest -q

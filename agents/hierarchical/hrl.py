@@ -1,0 +1,372 @@
+"""Hierarchical DDPG (AutoQ): a high-level controller per layer, a low-level controller per kernel."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch as th
+import yaml
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList, ConvertCallback, ProgressBarCallback
+from stable_baselines3.common.logger import Logger
+from stable_baselines3.common.utils import configure_logger, set_random_seed
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
+
+from agents.hierarchical.policies import HLC_FEATURES, LLC_FEATURES, Controller
+from agents.recording import BestResult, episode_row
+from autoq_env import __version__, atomic_io
+from autoq_env.env import FEATURE_INDEX, AutoQEnv
+
+HYPERPARAMS_FILE = Path(__file__).resolve().parent.parent / "hyperparams" / "hrl.yml"
+_LAYER_STEP = FEATURE_INDEX["is_layer_step"]
+_FORMAT = "autoq-hrl-agent"
+
+
+@dataclass(frozen=True)
+class HRLConfig:
+    """Hyper-parameters of ``HierarchicalDDPG``; defaults live in ``agents/hyperparams/hrl.yml``."""
+
+    zeta: float  # shaping factor: LLC reward = (1 - zeta) * intrinsic + zeta * extrinsic
+    hindsight_relabel: bool  # store HLC goals relabelled to the mean QBN the layer achieved
+    net_arch: tuple[int, ...]
+    actor_lr: float
+    critic_lr: float
+    batch_size: int
+    tau: float
+    gamma: float
+    warmup_episodes: int
+    noise_sigma: float
+    noise_decay: float
+    noise_min_sigma: float
+    hlc_buffer_size: int
+    llc_buffer_size: int
+    hlc_gradient_steps: int  # per episode, after warm-up
+    llc_gradient_steps: int
+
+    @classmethod
+    def from_yaml(cls, path: str | Path = HYPERPARAMS_FILE, **overrides: Any) -> HRLConfig:
+        with open(path, encoding="utf-8") as handle:
+            values = yaml.safe_load(handle)["hrl"]
+        unknown = set(overrides) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown HRL hyper-parameters {sorted(unknown)}; allowed: "
+                             f"{', '.join(f.name for f in fields(cls))}")
+        values.update(overrides)
+        values["net_arch"] = tuple(values["net_arch"])
+        return cls(**values)
+
+    def __post_init__(self) -> None:
+        checks = {
+            "zeta": 0 <= self.zeta <= 1, "actor_lr": self.actor_lr > 0, "critic_lr": self.critic_lr > 0,
+            "batch_size": self.batch_size >= 1, "tau": 0 < self.tau <= 1, "gamma": 0 <= self.gamma <= 1,
+            "warmup_episodes": self.warmup_episodes >= 0, "noise_sigma": self.noise_sigma >= 0,
+            "noise_decay": 0 < self.noise_decay <= 1, "noise_min_sigma": self.noise_min_sigma >= 0,
+            "hlc_buffer_size": self.hlc_buffer_size >= 1, "llc_buffer_size": self.llc_buffer_size >= 1,
+            "hlc_gradient_steps": self.hlc_gradient_steps >= 0, "llc_gradient_steps": self.llc_gradient_steps >= 0,
+            "net_arch": len(self.net_arch) > 0 and all(int(n) >= 1 for n in self.net_arch),
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"invalid HRL hyper-parameters {', '.join(f'{b}={getattr(self, b)!r}' for b in bad)}: "
+                             "zeta in [0, 1], tau in (0, 1], gamma in [0, 1], noise_decay in (0, 1], "
+                             "positive learning rates, sizes and steps")
+
+
+def intrinsic_reward(layer_mean_qbn: float, goal_qbn: float, b_min: int, b_max: int) -> float:
+    """``-|running mean QBN - goal| / (b_max - b_min)``: 0 when the layer is on its goal, -1 at worst."""
+    return -abs(layer_mean_qbn - goal_qbn) / max(b_max - b_min, 1)
+
+
+def relabel_goal(hlc_action: np.ndarray, achieved_mean_qbn: float, b_min: int, b_max: int) -> np.ndarray:
+    """The HLC action with its goal replaced by the mean QBN the layer reached (hindsight correction).
+
+    The goal's action coordinate maps ``[-1, 1]`` linearly onto ``[b_min, b_max]``, as in the env.
+    """
+    relabelled = np.array(hlc_action, dtype=np.float32, copy=True)
+    relabelled[1] = 2.0 * (achieved_mean_qbn - b_min) / max(b_max - b_min, 1) - 1.0
+    return relabelled
+
+
+class HierarchicalDDPG:
+    """AutoQ's hierarchical DDPG on an ``AutoQEnv``, with the stable-baselines3 API.
+
+    The high-level controller (HLC) acts on layer steps: the layer's activation QBN and a goal mean
+    weight QBN. Its reward is the extrinsic reward summed over the layer's steps, and its stored
+    goal is relabelled to the mean QBN the layer reached (``hindsight_relabel``). The low-level
+    controller (LLC) acts on kernel steps with reward ``(1 - zeta) * intrinsic + zeta * extrinsic``,
+    the intrinsic part ``-|running mean QBN - goal| / (b_max - b_min)``; its episodes end with the
+    layer. Both are DDPG actor-critics built from stable-baselines3's ``TD3Policy``, each with its own
+    replay buffer. Warm-up episodes take uniform random actions; afterwards truncated-normal noise
+    decays per episode. Both learn once per episode (``*_gradient_steps`` updates).
+
+    :param env: an ``AutoQ-ResNet-v0`` env (``gym.make`` result or ``AutoQEnv``), or a 1-env VecEnv.
+    :param seed: seeds torch, numpy, the env, the noise and the warm-up actions.
+    :param verbose: 1 prints the per-episode log to stdout.
+    :param tensorboard_log: folder for TensorBoard logs (``None``: none).
+    :param device: torch device of the networks.
+    :param hyperparams: overrides of ``agents/hyperparams/hrl.yml`` (see ``HRLConfig``).
+    """
+
+    def __init__(self, env: gym.Env | VecEnv | None, seed: int | None = None, verbose: int = 0,
+                 tensorboard_log: str | None = None, device: str = "cpu", **hyperparams: Any) -> None:
+        self.config = HRLConfig.from_yaml(**hyperparams)
+        self.seed = seed
+        self.verbose = verbose
+        self.tensorboard_log = tensorboard_log
+        self.device = th.device(device)
+        self.env: VecEnv | None = None
+        self.env_signature: dict | None = None
+        self.b_min, self.b_max = 2, 8
+        if env is not None:
+            self.set_env(env)
+        if seed is not None:
+            set_random_seed(seed)
+        self._rng = np.random.default_rng(seed)
+        c = self.config
+        common = dict(net_arch=c.net_arch, actor_lr=c.actor_lr, critic_lr=c.critic_lr, noise_sigma=c.noise_sigma,
+                      noise_decay=c.noise_decay, noise_min_sigma=c.noise_min_sigma, device=self.device)
+        self.hlc = Controller(HLC_FEATURES, 2, buffer_size=c.hlc_buffer_size, seed=seed, **common)
+        self.llc = Controller(LLC_FEATURES, 1, buffer_size=c.llc_buffer_size,
+                              seed=None if seed is None else seed + 1, **common)
+        self.num_timesteps = 0
+        self.num_episodes = 0
+        self._best = BestResult()
+        self.episode_log: list[dict] = []
+        self._logger: Logger | None = None
+        self._observation: np.ndarray | None = None  # the env's current observation while learning
+        self._episode = _EpisodeState()
+
+    @property
+    def best_config(self) -> dict | None:
+        """The best configuration seen while learning (by the episode objective)."""
+        return self._best.config
+
+    @property
+    def best_metrics(self) -> dict | None:
+        """The search-split metrics of ``best_config`` and the episode that found it."""
+        return self._best.metrics
+
+    # -- environment --------------------------------------------------------------------------------
+    def set_env(self, env: gym.Env | VecEnv) -> None:
+        """Attach an env (checked against the one the agent was trained on, if any)."""
+        vec_env = env if isinstance(env, VecEnv) else DummyVecEnv([lambda: env])
+        if vec_env.num_envs != 1:
+            raise ValueError(f"HierarchicalDDPG steps one env, got a VecEnv of {vec_env.num_envs}")
+        core = vec_env.envs[0].unwrapped if isinstance(vec_env, DummyVecEnv) else None
+        if not isinstance(core, AutoQEnv):
+            raise TypeError(f"HierarchicalDDPG needs an AutoQEnv (e.g. gym.make('AutoQ-ResNet-v0')), got "
+                            f"{type(core if core is not None else env).__name__}")
+        signature = core.signature
+        if self.env_signature is not None:
+            _check_signature(self.env_signature, signature)
+        self.env, self.env_signature = vec_env, signature
+        self.b_min, self.b_max = core.b_min, core.b_max
+
+    def get_env(self) -> VecEnv | None:
+        return self.env
+
+    @property
+    def logger(self) -> Logger:
+        if self._logger is None:
+            self._logger = configure_logger(self.verbose, self.tensorboard_log, "HRL")
+        return self._logger
+
+    def set_logger(self, logger: Logger) -> None:
+        """Use a stable-baselines3 ``Logger`` (e.g. ``configure(folder, ["stdout", "csv", "tensorboard"])``)."""
+        self._logger = logger
+
+    # -- acting -------------------------------------------------------------------------------------
+    def predict(self, observation: np.ndarray, state: Any = None, episode_start: Any = None,
+                deterministic: bool = True) -> tuple[np.ndarray, None]:
+        """Route each observation to its controller: layer steps to the HLC, kernel steps to the LLC.
+
+        Returns env actions of shape ``(2,)`` (or ``(n, 2)`` for a batch). Like stable-baselines3's
+        DDPG, the policy is deterministic; exploration noise is only added while learning.
+        """
+        observations = np.asarray(observation, dtype=np.float32)
+        single = observations.ndim == 1
+        batch = observations.reshape(-1, observations.shape[-1])
+        actions = np.stack([self._act(row, explore=False) for row in batch])
+        return (actions[0] if single else actions), None
+
+    def _act(self, observation: np.ndarray, explore: bool) -> np.ndarray:
+        if observation[_LAYER_STEP] > 0.5:
+            return self.hlc.act(self.hlc.select(observation), explore)
+        return np.array([self.llc.act(self.llc.select(observation), explore)[0], 0.0], dtype=np.float32)
+
+    # -- learning -----------------------------------------------------------------------------------
+    def learn(self, total_timesteps: int | None = None, callback: Any = None, log_interval: int = 1,
+              progress_bar: bool = False, reset_num_timesteps: bool = False,
+              total_episodes: int | None = None) -> HierarchicalDDPG:
+        """Run the search for ``total_timesteps`` env steps or ``total_episodes`` whole episodes.
+
+        :param callback: a stable-baselines3 callback, a list of them, or a function ``f(locals, globals)``.
+        :param log_interval: dump the logger every this many episodes.
+        :param progress_bar: show a tqdm progress bar over env steps.
+        :param total_episodes: convenience: ``total_episodes`` episodes of the env.
+        """
+        if self.env is None:
+            raise ValueError("no env attached: pass one to the constructor or call set_env(env)")
+        steps_per_episode = self.env.envs[0].unwrapped.steps_per_episode
+        if (total_timesteps is None) == (total_episodes is None):
+            raise ValueError("give exactly one of total_timesteps and total_episodes")
+        budget = total_timesteps if total_episodes is None else total_episodes
+        if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget <= 0:
+            raise ValueError(f"the learning budget must be a positive integer, got {budget!r}")
+        if total_episodes is not None:
+            total_timesteps = int(total_episodes) * steps_per_episode
+        if reset_num_timesteps:
+            self.num_timesteps = self.num_episodes = 0
+        total_timesteps += self.num_timesteps  # as in stable-baselines3 without reset_num_timesteps
+        callback = self._init_callback(callback, progress_bar)
+        callback.on_training_start(locals(), globals())
+        if self._observation is None:
+            self.env.seed(self.seed)
+            self._observation = self.env.reset()[0]
+        started = time.perf_counter()
+        while self.num_timesteps < total_timesteps:
+            if not self._step(callback, log_interval, started):
+                break
+        callback.on_training_end()
+        return self
+
+    def _init_callback(self, callback: Any, progress_bar: bool) -> BaseCallback:
+        if isinstance(callback, list):
+            callback = CallbackList(callback)
+        elif callback is None:
+            callback = CallbackList([])
+        elif not isinstance(callback, BaseCallback):
+            callback = ConvertCallback(callback)
+        if progress_bar:
+            callback = CallbackList([callback, ProgressBarCallback()])
+        callback.init_callback(self)  # type: ignore[arg-type]  (duck-typed BaseAlgorithm)
+        return callback
+
+    def _step(self, callback: BaseCallback, log_interval: int, started: float) -> bool:
+        """One env step with its transitions; returns False when a callback asks to stop."""
+        episode, observation = self._episode, self._observation
+        warmup = self.num_episodes < self.config.warmup_episodes
+        layer_step = observation[_LAYER_STEP] > 0.5
+        if warmup:
+            action = self._rng.uniform(-1.0, 1.0, size=2).astype(np.float32)
+            if not layer_step:
+                action[1] = 0.0
+        else:
+            action = self._act(observation, explore=True)
+        new_observations, rewards, dones, infos = self.env.step(action[None])
+        reward, done, info = float(rewards[0]), bool(dones[0]), infos[0]
+        next_observation = info["terminal_observation"] if done else new_observations[0]
+        self.num_timesteps += 1
+        episode.reward += reward
+        episode.layer_reward += reward
+        if layer_step:
+            episode.hlc_features, episode.hlc_action = self.hlc.select(observation), action.copy()
+            episode.goal_qbn, episode.layer_qbns = info["goal"], []
+        else:
+            episode.layer_qbns.append(info["qbn"])
+            layer_mean = float(np.mean(episode.layer_qbns))
+            zeta = self.config.zeta
+            llc_reward = (1 - zeta) * intrinsic_reward(layer_mean, episode.goal_qbn, self.b_min, self.b_max) \
+                + zeta * reward
+            layer_done = done or next_observation[_LAYER_STEP] > 0.5
+            self.llc.store(self.llc.select(observation), self.llc.select(next_observation), action[:1], llc_reward,
+                           layer_done)
+            if layer_done:
+                stored = relabel_goal(episode.hlc_action, layer_mean, self.b_min, self.b_max) \
+                    if self.config.hindsight_relabel else episode.hlc_action
+                self.hlc.store(episode.hlc_features, self.hlc.select(next_observation), stored, episode.layer_reward,
+                               done)
+                episode.layer_reward = 0.0
+        self._observation = new_observations[0]
+        callback.update_locals(locals())
+        keep_going = callback.on_step()
+        if done:
+            self._end_episode(info, warmup, log_interval, started)
+        return keep_going
+
+    def _end_episode(self, info: dict, warmup: bool, log_interval: int, started: float) -> None:
+        self.num_episodes += 1
+        losses = {}
+        if not warmup:
+            c = self.config
+            losses = {f"hlc_{k}": v for k, v in self.hlc.train(c.hlc_gradient_steps, c.batch_size, c.gamma,
+                                                                 c.tau).items()}
+            losses.update({f"llc_{k}": v for k, v in self.llc.train(c.llc_gradient_steps, c.batch_size, c.gamma,
+                                                                      c.tau).items()})
+            self.hlc.noise.reset()
+            self.llc.noise.reset()
+        row = episode_row(self.num_episodes, info, time.perf_counter() - started)
+        row.update({"warmup": warmup, "noise_sigma": float(self.llc.noise.sigma), **losses})
+        self.episode_log.append(row)
+        self._best.update(info, self.num_episodes)
+        for key, value in row.items():
+            self.logger.record(f"episode/{key}", value)
+        if self.num_episodes % log_interval == 0:
+            self.logger.dump(step=self.num_timesteps)
+        self._episode = _EpisodeState()
+
+    # -- persistence --------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        """Save the agent (networks, optimizers, noise, hyper-parameters, best result) to one file."""
+        atomic_io.torch_save(path, {
+            "format": _FORMAT, "autoq_version": __version__, "config": asdict(self.config), "seed": self.seed,
+            "env_signature": self.env_signature, "hlc": self.hlc.state_dict(), "llc": self.llc.state_dict(),
+            "num_timesteps": self.num_timesteps, "num_episodes": self.num_episodes,
+            "best_config": self.best_config, "best_metrics": self.best_metrics,
+        })
+
+    @classmethod
+    def load(cls, path: str | Path, env: gym.Env | VecEnv | None = None, device: str = "cpu") -> HierarchicalDDPG:
+        """Load an agent saved with ``save``; ``env`` must be the same search problem it was trained on."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"saved agent '{path}' does not exist")
+        try:
+            saved = th.load(path, map_location=device, weights_only=False)
+        except Exception as error:
+            raise ValueError(f"'{path}' is not a readable HierarchicalDDPG file (truncated or corrupt): "
+                             f"{type(error).__name__}: {error}") from error
+        if not isinstance(saved, dict) or saved.get("format") != _FORMAT:
+            raise ValueError(f"'{path}' is not a HierarchicalDDPG file (no '{_FORMAT}' header)")
+        config = {k: v for k, v in saved["config"].items()}
+        agent = cls(None, seed=saved["seed"], device=device, **config)
+        agent.env_signature = saved["env_signature"]
+        if env is not None:
+            agent.set_env(env)
+        agent.hlc.load_state_dict(saved["hlc"])
+        agent.llc.load_state_dict(saved["llc"])
+        agent.num_timesteps, agent.num_episodes = saved["num_timesteps"], saved["num_episodes"]
+        agent._best.config, agent._best.metrics = saved["best_config"], saved["best_metrics"]
+        return agent
+
+
+@dataclass
+class _EpisodeState:
+    """What the agent tracks inside one episode."""
+
+    reward: float = 0.0
+    layer_reward: float = 0.0
+    goal_qbn: float = 0.0
+    hlc_features: np.ndarray | None = None
+    hlc_action: np.ndarray | None = None
+    layer_qbns: list | None = None
+
+
+def _check_signature(expected: dict, actual: dict) -> None:
+    """Refuse an env that is not the search problem an agent or checkpoint belongs to."""
+    ignored = {"autoq_version"}
+    different = {key: (expected.get(key), actual.get(key)) for key in set(expected) | set(actual)
+                 if key not in ignored and expected.get(key) != actual.get(key)}
+    if different:
+        details = "; ".join(f"{key}: saved {_short(old)} vs env {_short(new)}" for key, (old, new) in
+                            sorted(different.items()))
+        raise ValueError(f"the env does not match the one the agent was trained on ({details})")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

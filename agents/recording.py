@@ -1,0 +1,90 @@
+"""Per-episode records and the best configuration, shared by every agent.
+
+``EpisodeRecorder`` is a stable-baselines3 callback: give it to any agent's ``learn`` (SB3's DDPG,
+TD3, SAC, PPO on a wrapper, or ``HierarchicalDDPG``) and it keeps one row per finished episode and
+the best configuration by the episode objective, optionally appending each row to a CSV file
+(flushed per episode, so a killed run keeps every finished episode).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+
+EPISODE_FIELDS = ("episode", "reward", "accuracy", "accuracy_drop", "latency_rel", "energy_rel", "latency_s",
+                  "energy_j", "mean_weight_qbn", "mean_activation_qbn", "wall_time_s")
+_STEP_KEYS = ("step_kind", "layer", "kernel", "qbn", "qbn_cap", "goal", "config", "terminal_observation",
+              "episode", "TimeLimit.truncated")
+
+
+def episode_row(episode: int, info: dict, wall_time_s: float) -> dict:
+    """One log row from the final ``info`` of an episode (the env's metrics)."""
+    given = {"episode": episode, "reward": info["reward_objective"], "wall_time_s": wall_time_s}
+    return {key: given[key] if key in given else info[key] for key in EPISODE_FIELDS}
+
+
+class BestResult:
+    """The best configuration seen so far, by the episode objective ``reward_objective``."""
+
+    def __init__(self) -> None:
+        self.config: dict | None = None
+        self.metrics: dict | None = None
+
+    def update(self, info: dict, episode: int) -> bool:
+        """Consider an episode's final ``info``; return whether it is the new best."""
+        if self.metrics is not None and info["reward_objective"] <= self.metrics["reward_objective"]:
+            return False
+        self.metrics = {key: value for key, value in info.items() if key not in _STEP_KEYS}
+        self.metrics["episode"] = episode
+        self.config = info["config"]
+        return True
+
+
+class EpisodeRecorder(BaseCallback):
+    """Record every finished episode of ``learn`` (and the best configuration).
+
+    :param csv_path: append each row to this CSV file and flush it (``None``: keep rows in memory only).
+    :param first_episode: number of the first recorded episode (continuing a resumed run).
+    """
+
+    def __init__(self, csv_path: str | os.PathLike | None = None, first_episode: int = 1, verbose: int = 0) -> None:
+        super().__init__(verbose)
+        self.csv_path = None if csv_path is None else Path(csv_path)
+        self.rows: list[dict] = []
+        self.best = BestResult()
+        self._next_episode = first_episode
+        self._started = time.perf_counter()
+
+    def _on_step(self) -> bool:
+        for done, info in zip(np.atleast_1d(self.locals["dones"]), self.locals["infos"]):
+            if done and "reward_objective" in info:
+                self.record(info)
+        return True
+
+    def record(self, info: dict) -> dict:
+        """Record one finished episode's final ``info``; return its row."""
+        row = episode_row(self._next_episode, info, time.perf_counter() - self._started)
+        self.best.update(info, self._next_episode)
+        self.rows.append(row)
+        self._next_episode += 1
+        if self.csv_path is not None:
+            append_csv_row(self.csv_path, row)
+        return row
+
+
+def append_csv_row(path: Path, row: dict[str, Any]) -> None:
+    """Append ``row`` to a CSV file (writing the header first if the file is new) and flush it to disk."""
+    new = not path.exists() or path.stat().st_size == 0
+    with open(path, "a", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+        handle.flush()
+        os.fsync(handle.fileno())

@@ -1,0 +1,155 @@
+"""Search baselines: budgets, best configurations, reproducibility, the greedy path, bad input."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from agents.search import (
+    HISTORY_FIELDS,
+    GreedySensitivitySearch,
+    RandomSearch,
+    UniformSearch,
+    activation_loss_increase_estimate,
+    make_search,
+)
+from tests.conftest import SMALL_SEARCH_SAMPLES
+
+
+@pytest.fixture(scope="module")
+def greedy(small_env) -> GreedySensitivitySearch:
+    return GreedySensitivitySearch(small_env)
+
+
+@pytest.fixture(scope="module")
+def resource_env() -> gym.Env:
+    return gym.make("AutoQ-ResNet-v0", search_samples=SMALL_SEARCH_SAMPLES, mode="resource", budget=0.6)
+
+
+def uniform_b_max_reward(env: gym.Env) -> float:
+    core = env.unwrapped
+    return core.evaluate(core.uniform_config(core.b_max))["reward_objective"]
+
+
+def test_uniform_search_spends_one_evaluation(small_env) -> None:
+    result = UniformSearch(small_env, 4, 6).search(budget=5)
+    assert len(result.history) == 1
+    assert result.best_config == small_env.unwrapped.uniform_config(4, 6)
+    assert result.best_metrics["evaluation"] == 1
+
+
+def test_random_search_respects_the_budget_and_keeps_the_best(small_env) -> None:
+    search = RandomSearch(small_env)
+    result = search.search(budget=4, seed=0)
+    assert [row["evaluation"] for row in result.history] == [1, 2, 3, 4]
+    rewards = [row["reward"] for row in result.history]
+    assert result.best_metrics["reward_objective"] == max(rewards)
+    assert result.best_config == result.best_metrics["config"]
+    assert [row["best_reward"] for row in result.history] == np.maximum.accumulate(rewards).tolist()
+    assert search.best_config == result.best_config and search.history == result.history
+
+
+def test_random_search_is_reproducible(small_env) -> None:
+    first = RandomSearch(small_env).search(budget=2, seed=5)
+    again = RandomSearch(small_env).search(budget=2, seed=5)
+    other = RandomSearch(small_env).search(budget=2, seed=6)
+    assert first.best_config == again.best_config
+    assert [row["reward"] for row in first.history] == [row["reward"] for row in again.history]
+    assert first.best_config != other.best_config
+
+
+def test_history_rows_write_as_csv(small_env) -> None:
+    result = RandomSearch(small_env).search(budget=2, seed=0)
+    assert all(tuple(row) == HISTORY_FIELDS for row in result.history)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=HISTORY_FIELDS)
+    writer.writeheader()
+    writer.writerows(result.history)
+    assert len(buffer.getvalue().splitlines()) == 3
+
+
+def test_callback_can_stop_a_search(small_env) -> None:
+    seen = []
+    result = RandomSearch(small_env).search(budget=5, seed=0, callback=lambda metrics: seen.append(metrics) or False)
+    assert len(result.history) == len(seen) == 1
+    assert seen[0]["evaluation"] == 1 and seen[0]["config"] == result.best_config  # the evaluation's metrics
+    assert seen[0]["reward_objective"] == result.history[0]["reward"]
+
+
+def test_activation_estimate_grows_as_bits_fall(greedy) -> None:
+    core = greedy.core
+    assert greedy.activation_loss.shape == (core.num_layers, core.b_max - core.b_min + 1)
+    assert np.all(greedy.activation_loss >= 0)
+    # from b_max down to b_min the estimate rises by orders of magnitude in every layer
+    assert np.all(greedy.activation_loss[:, 0] > 10 * greedy.activation_loss[:, -1])
+
+
+def test_activation_estimate_averages_over_batches(small_env) -> None:
+    problem = small_env.unwrapped.problem
+    evaluator = problem.evaluator
+    images, labels = problem.search_batches[0]
+    images = [(images[:100], labels[:100])]
+    once = activation_loss_increase_estimate(evaluator, images)
+    twice = activation_loss_increase_estimate(evaluator, images * 2)
+    np.testing.assert_allclose(once, twice, rtol=1e-6)  # an average over batches, not a sum
+
+
+def test_greedy_sweeps_from_b_max_to_cheaper_configurations(small_env, greedy) -> None:
+    core = small_env.unwrapped
+    result = greedy.search(budget=6)
+    history = result.history
+    assert 1 < len(history) <= 6
+    assert result.best_metrics["evaluation"] >= 1
+    first = core.evaluate(core.uniform_config(core.b_max))
+    assert history[0]["reward"] == first["reward_objective"] and history[0]["mean_weight_qbn"] == core.b_max
+    assert result.best_metrics["reward_objective"] >= uniform_b_max_reward(small_env)
+    for key in ("mean_weight_qbn", "mean_activation_qbn"):
+        values = [row[key] for row in history]
+        assert values == sorted(values, reverse=True)  # QBNs only ever go down along the path
+    assert history[-1]["latency_rel"] < history[0]["latency_rel"] and history[-1]["energy_rel"] < 1
+
+
+def test_greedy_is_deterministic(greedy) -> None:
+    assert [row["reward"] for row in greedy.search(budget=3, seed=0).history] == \
+        [row["reward"] for row in greedy.search(budget=3, seed=1).history]
+
+
+def test_greedy_meets_the_budget_in_resource_mode(resource_env) -> None:
+    result = GreedySensitivitySearch(resource_env).search(budget=3)
+    assert len(result.history) == 3
+    assert all(row["budget_met"] for row in result.history)
+    assert result.best_metrics["budget_met"]
+    assert all(row["latency_rel"] <= 0.6 + 1e-9 for row in result.history)
+
+
+def test_random_search_counts_only_configurations_within_budget(resource_env) -> None:
+    result = RandomSearch(resource_env).search(budget=4, seed=0)
+    within = [row["reward"] for row in result.history if row["budget_met"]]
+    if within:
+        assert result.best_metrics["reward_objective"] == max(within)
+    else:
+        assert result.best_config is None and result.best_metrics is None
+
+
+@pytest.mark.parametrize("budget", [0, -3, 1.5, True, "10", None])
+def test_bad_budgets_raise(small_env, budget) -> None:
+    with pytest.raises(ValueError, match="budget"):
+        UniformSearch(small_env, 8).search(budget=budget)
+
+
+def test_bad_arguments_raise(small_env) -> None:
+    with pytest.raises(ValueError, match="unknown search method"):
+        make_search("grid", small_env)
+    with pytest.raises(ValueError, match="takes no argument weight_qbn"):
+        make_search("random", small_env, weight_qbn=8)
+    with pytest.raises(ValueError):
+        UniformSearch(small_env, 9)
+    with pytest.raises(ValueError, match="activation_scale_range"):
+        GreedySensitivitySearch(small_env, activation_scale_range=0.5)
+    with pytest.raises(TypeError, match="AutoQ"):
+        RandomSearch(gym.make("CartPole-v1"))
+    assert isinstance(make_search("uniform", small_env, weight_qbn=8), UniformSearch)
