@@ -44,17 +44,18 @@ def signed_levels(qbn: int) -> int:
     return 1 if qbn == 1 else 2 ** (qbn - 1) - 1
 
 
-def quantize_signed(x: torch.Tensor, scale: torch.Tensor, qbn: int) -> torch.Tensor:
+def quantize_signed(x: torch.Tensor, scale: torch.Tensor | float, qbn: int) -> torch.Tensor:
     """Quantize-dequantize ``x`` on the signed symmetric grid of ``qbn`` bits with step ``scale``."""
     top = signed_levels(qbn)
     if qbn == 1:
-        return torch.where(x >= 0, scale, -scale).to(x.dtype)
-    return torch.clamp(torch.round(x / scale), -top, top) * scale
+        scale = torch.as_tensor(scale, dtype=x.dtype, device=x.device)
+        return torch.where(x >= 0, scale, -scale)
+    return x.div(scale).round_().clamp_(-top, top).mul_(scale)  # one new tensor, then in place
 
 
-def quantize_unsigned(x: torch.Tensor, scale: torch.Tensor, qbn: int) -> torch.Tensor:
+def quantize_unsigned(x: torch.Tensor, scale: torch.Tensor | float, qbn: int) -> torch.Tensor:
     """Quantize-dequantize ``x`` on the unsigned grid ``{0, ..., 2^qbn - 1}`` with step ``scale``."""
-    return torch.clamp(torch.round(x / scale), 0, 2 ** qbn - 1) * scale
+    return x.div(scale).round_().clamp_(0, 2 ** qbn - 1).mul_(scale)
 
 
 def quantize_kernels(weight: torch.Tensor, qbn: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -136,8 +137,8 @@ class ActivationQuantizer:
         return self.range_max / (signed_levels(qbn) if self.signed else 2 ** qbn - 1)
 
     def __call__(self, x: torch.Tensor, qbn: int) -> torch.Tensor:
-        scale = torch.tensor(self.step(qbn), dtype=x.dtype, device=x.device)
-        return quantize_signed(x, scale, qbn) if self.signed else quantize_unsigned(x, scale, qbn)
+        step = self.step(qbn)
+        return quantize_signed(x, step, qbn) if self.signed else quantize_unsigned(x, step, qbn)
 
     @classmethod
     def calibrate(cls, samples: torch.Tensor) -> ActivationQuantizer:
