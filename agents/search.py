@@ -36,9 +36,9 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from autoq_env.data import load_splits, materialise
 from autoq_env.env import AutoQEnv
 from autoq_env.evaluator import QuantizedEvaluator
+from autoq_env.problem import QuantizationProblem
 
 HISTORY_FIELDS = ("evaluation", "reward", "accuracy", "latency_rel", "energy_rel", "mean_weight_qbn",
                   "mean_activation_qbn", "budget_met", "best_reward", "wall_time_s")
@@ -204,10 +204,9 @@ def activation_loss_increase_estimate(evaluator: QuantizedEvaluator, batches: li
 
 
 @functools.lru_cache(maxsize=4)
-def _calibration_activation_loss(evaluator: QuantizedEvaluator, dataset: str, data_root: str | None) -> np.ndarray:
-    """``activation_loss_increase_estimate`` on the calibration split, computed once per evaluator."""
-    calibration = materialise(load_splits(dataset, data_root).calibration)
-    estimate = activation_loss_increase_estimate(evaluator, calibration)
+def _calibration_activation_loss(problem: QuantizationProblem) -> np.ndarray:
+    """``activation_loss_increase_estimate`` on the calibration split, computed once per problem."""
+    estimate = activation_loss_increase_estimate(problem.evaluator, problem.calibration_batches)
     estimate.flags.writeable = False
     return estimate
 
@@ -239,8 +238,9 @@ class GreedySensitivitySearch(SearchBaseline):
     reward is accuracy alone and the best point of a path is where it first meets the budget (exact
     cost from the accelerator model), so each evaluation is that point on a path with the activation
     estimates scaled by a different factor ``lambda`` (log-spaced in
-    ``[1/activation_scale_range, activation_scale_range]``, starting at 1): this spends the budget on
-    the least certain part of the estimate, how activation bits trade against weight bits. The best
+    ``[1/activation_scale_range, activation_scale_range]``, starting at 1; a configuration already
+    evaluated is skipped): this spends the budget on the least certain part of the estimate, how
+    activation bits trade against weight bits. The best
     configuration by reward is kept; in resource mode every evaluated configuration meets the budget.
 
     The search is deterministic (``seed`` is unused).
@@ -250,12 +250,9 @@ class GreedySensitivitySearch(SearchBaseline):
         at most ``b_max``).
     :param activation_scale_range: resource mode: the largest factor by which activation estimates
         are scaled up or down across evaluations (>= 1).
-    :param data_root: the data set's folder, as given to the env, for the calibration split (``None``
-        finds Fashion-MNIST where the env does).
     """
 
-    def __init__(self, env: gym.Env, final_qbn: int | None = None, activation_scale_range: float = 10.0,
-                 data_root: str | None = None) -> None:
+    def __init__(self, env: gym.Env, final_qbn: int | None = None, activation_scale_range: float = 10.0) -> None:
         super().__init__(env)
         core = self.core
         self.final_qbn = min(core.b_min + 1, core.b_max) if final_qbn is None else final_qbn
@@ -269,7 +266,7 @@ class GreedySensitivitySearch(SearchBaseline):
         by_qbn = [evaluator.loss_increase_estimate(qbn) for qbn in qbns]  # [qbn][layer] -> (c_out,)
         self.kernel_loss = [np.stack([by_qbn[i][layer] for i in range(len(qbns))], axis=1)
                             for layer in range(core.num_layers)]  # [layer] -> (c_out, n_qbn)
-        self.activation_loss = _calibration_activation_loss(evaluator, core.problem.info.name, data_root)
+        self.activation_loss = _calibration_activation_loss(core.problem)
         if core.mode == "accuracy":
             weights = core.reward_weights
             self.score_weights = (weights.latency, weights.energy) if weights.latency + weights.energy > 0 else (1, 1)
@@ -285,10 +282,12 @@ class GreedySensitivitySearch(SearchBaseline):
                     return
                 yield path.config()
         else:
+            seen = []
             for exponent in _centred_exponents(budget):
                 path = _GreedyPath(self, activation_scale=self.activation_scale_range ** exponent)
-                if path.descend_within_budget():
-                    yield path.config()
+                if path.descend_within_budget() and path.config() not in seen:  # nearby scales may agree
+                    seen.append(path.config())
+                    yield seen[-1]
 
 
 def _centred_exponents(count: int) -> np.ndarray:

@@ -153,7 +153,7 @@ class AutoQEnv(gym.Env):
     - v0: initial version.
     """
 
-    metadata = {"render_modes": ["ansi"]}
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
 
     def __init__(self, model: str = "resnet20", dataset: str = "fashion-mnist", data_root: str | None = None,
                  checkpoint: str | None = "default", accelerator: str = "temporal", preset: str | None = None,
@@ -398,11 +398,13 @@ class AutoQEnv(gym.Env):
         self._reset_state()
         return self._observation(), {"step_kind": "layer", "layer": 0, "kernel": -1}
 
-    def _to_qbn(self, value: float) -> int:
+    def action_to_qbn(self, value: float) -> int:
+        """The QBN of one action value in ``[-1, 1]`` (equal-width bins over ``b_min..b_max``)."""
         bins = self.b_max - self.b_min + 1
         return self.b_min + min(int((value + 1.0) / 2.0 * bins), bins - 1)
 
-    def _check_action(self, action: Any) -> np.ndarray:
+    def check_action(self, action: Any) -> np.ndarray:
+        """``action`` as a float array clipped to ``[-1, 1]``; a wrong shape or non-finite value raises."""
         try:
             array = np.asarray(action, dtype=np.float64)
         except (TypeError, ValueError) as error:
@@ -416,13 +418,13 @@ class AutoQEnv(gym.Env):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         if self._done:
             raise RuntimeError("the episode has ended; call reset() before step()")
-        action = self._check_action(action)
+        action = self.check_action(action)
         layer = self._layer
         spec = self.specs[layer]
         top = self.b_max - self.b_min
         if self._kernel < 0:  # layer step: activation QBN and goal
             cap = self._cap
-            qbn = min(self._to_qbn(action[0]), cap)
+            qbn = min(self.action_to_qbn(action[0]), cap)
             self._activation_qbn[layer] = qbn
             self._goal = self.b_min + (action[1] + 1.0) / 2.0 * (self.b_max - self.b_min)
             self._move_estimate(layer, spec.c_out, (top, top), (top, qbn - self.b_min))
@@ -431,7 +433,7 @@ class AutoQEnv(gym.Env):
         else:  # kernel step
             kernel = self._kernel
             cap = self._cap
-            qbn = min(self._to_qbn(action[0]), cap)
+            qbn = min(self.action_to_qbn(action[0]), cap)
             self._kernel_qbn[layer][kernel] = qbn
             self._qbn_sum += qbn
             a = int(self._activation_qbn[layer]) - self.b_min

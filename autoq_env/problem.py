@@ -34,13 +34,14 @@ class KernelStatistics:
     loss_increase_min_qbn: np.ndarray  # 0.5 sum_i F_i (w_q,i - w_i)^2 at b_min (Fisher estimate)
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: one problem per cache entry
 class QuantizationProblem:
     """Everything an env needs that does not depend on the accelerator or the reward."""
 
     info: DatasetInfo
     specs: list[LayerSpec]
     evaluator: QuantizedEvaluator
+    calibration_batches: Batches
     search_batches: Batches
     test_batches: Batches
     qbns: range
@@ -94,10 +95,10 @@ def get_problem(model: str, dataset: str, data_root: str | None, checkpoint: str
     splits = load_splits(dataset, data_root, search_samples)
     float_model = build_model(model, splits.info, checkpoint)
     specs = extract_layers(float_model, (splits.info.in_channels, splits.info.image_size, splits.info.image_size))
-    evaluator = QuantizedEvaluator(float_model, [spec.name for spec in specs],
-                                   materialise(splits.calibration, EVAL_BATCH_SIZE), qbns, device)
+    calibration_batches = _channels_last(materialise(splits.calibration, EVAL_BATCH_SIZE))
+    evaluator = QuantizedEvaluator(float_model, [spec.name for spec in specs], calibration_batches, qbns, device)
     problem = QuantizationProblem(
-        info=splits.info, specs=specs, evaluator=evaluator,
+        info=splits.info, specs=specs, evaluator=evaluator, calibration_batches=calibration_batches,
         search_batches=_channels_last(materialise(splits.search, EVAL_BATCH_SIZE)),
         test_batches=_channels_last(materialise(splits.test, EVAL_BATCH_SIZE)), qbns=qbns,
         kernel_stats=_kernel_statistics(evaluator, qbns),

@@ -71,7 +71,7 @@ class _FlatAutoQ(gym.Wrapper, gym.utils.RecordConstructorArgs):
         """The action as float64 clipped to ``[-1, 1]``; a wrong shape or non-finite values raise ``ValueError``."""
         if self._observation is None:
             raise RuntimeError(f"call reset() before the first step() of {type(self).__name__}")
-        return self.core._check_action(action)  # the core's own check, so that both give the same errors
+        return self.core.check_action(action)  # the core's own check, so that both give the same errors
 
 
 class LayerWise(_FlatAutoQ):
@@ -122,7 +122,7 @@ class LayerWise(_FlatAutoQ):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         action = self._check_action(action)
         activation_action, weight_action = action
-        layer_action = np.array([activation_action, self._goal_action(self.core._to_qbn(weight_action))])
+        layer_action = np.array([activation_action, self._goal_action(self.core.action_to_qbn(weight_action))])
         return self._core_steps(layer_action, np.array([weight_action, 0.0]))
 
     def _goal_action(self, qbn: int) -> float:

@@ -63,7 +63,7 @@ def test_step_protocol_layer_then_kernels(env) -> None:
 
 def test_actions_map_to_equal_bins(env) -> None:
     edges = np.linspace(-1, 1, 8)  # 7 QBNs (2..8): bins of width 2/7
-    assert [env._to_qbn(v) for v in (-1.0, edges[1] - 1e-6, edges[1] + 1e-6, 0.0, 1.0)] == [2, 2, 3, 5, 8]
+    assert [env.action_to_qbn(v) for v in (-1.0, edges[1] - 1e-6, edges[1] + 1e-6, 0.0, 1.0)] == [2, 2, 3, 5, 8]
 
 
 def test_episode_return_equals_objective_and_info(env) -> None:
