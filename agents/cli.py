@@ -79,7 +79,7 @@ def search(args: argparse.Namespace) -> None:
     print(result.report_markdown)
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError as error:
@@ -103,7 +103,7 @@ def _add_env_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--budget", type=float)
     group.add_argument("--budget-metric", choices=("latency", "energy"))
     group.add_argument("--bits", type=int, nargs=2, metavar=("B_MIN", "B_MAX"))
-    group.add_argument("--search-samples", type=_positive_int)
+    group.add_argument("--search-samples", type=positive_int)
     group.add_argument("--model", choices=MODELS)
     group.add_argument("--dataset", choices=DATASETS)
     group.add_argument("--data-root")
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
 
     search_parser = commands.add_parser("search", help="run one search and write its results to --out")
     search_parser.add_argument("--agent", required=True, choices=AGENTS)
-    search_parser.add_argument("--episodes", type=_positive_int, required=True,
+    search_parser.add_argument("--episodes", type=positive_int, required=True,
                                help="budget: episodes (RL agents) or evaluations (search baselines)")
     search_parser.add_argument("--seed", type=int, default=0)
     search_parser.add_argument("--out", required=True, help="results folder (refused if it holds another run)")

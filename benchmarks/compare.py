@@ -1,0 +1,281 @@
+"""Put the searches side by side: every method, every seed, every setting, the same episode budget.
+
+    python -m benchmarks.compare [--out DIR] [--episodes 200] [--seeds 5] [--methods hrl ddpg-layer ...]
+                                 [--resource | --settings accuracy-spatial ...] [--quick] [--search-samples N]
+    python -m benchmarks.report DIR
+
+Each run is one ``agents.runner.run_search`` call written into ``DIR/<setting>/<method>/seed-<k>/``
+(``run.json``, ``episodes.csv``, ``best_config.json``, ``report.json``, ...; see ``agents.runner``).
+``benchmarks.report`` turns those folders, and nothing else, into tables and figures.
+
+What is compared, all defined in this file:
+
+- settings: accuracy-guaranteed mode on the temporal (BISMO) and the spatial (BitFusion) accelerator;
+  with ``--resource`` also resource-constrained mode with a latency budget of half the uniform 8-bit
+  model's, on both accelerators (``--settings`` picks any of the four). Every other env keyword is the
+  env's default.
+- methods: ``hrl`` (hierarchical DDPG, AutoQ), ``ddpg-kernel`` (flat kernel-wise DDPG), ``ddpg-layer``
+  (HAQ's layer-wise DDPG), ``random`` and ``greedy`` (search baselines, ``greedy`` the strong one),
+  each for ``--episodes`` episodes (evaluations for the search baselines) and seeds ``0 .. --seeds - 1``;
+  and ``uniform``: the uniform 8-, 6- and 4-bit references (one evaluation each, seed 0, as they do
+  not depend on a seed).
+- hyper-parameters: the agents' own versioned YAML files (``agents/hyperparams/*.yml``), copied into
+  ``DIR/benchmark.json`` together with these settings, the git commit and the machine.
+
+Resumable: a run whose ``run.json`` says ``"finished"`` is kept (after checking that it was made with
+the same spec and settings); any other run folder is emptied and the run redone from its start. A run
+that raises is reported and the others go on; the command then exits with an error, and running it
+again retries only the runs that did not finish.
+
+``--quick`` is a smoke test of the whole pipeline (2 seeds, 3 episodes, 200 search images; explicit
+``--episodes``, ``--seeds`` and ``--search-samples`` still win). Its folder, ``benchmark.json`` and
+every table of its report say ``QUICK PROFILE: NOT A RESULT``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import yaml
+from tqdm import tqdm
+
+import autoq_env  # noqa: F401  (registers the envs)
+from agents.cli import positive_int
+from agents.runner import RunSpec, prepare_out, run_search
+from autoq_env import atomic_io
+from autoq_env.data import SEARCH_POOL_SAMPLES
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+HYPERPARAMS_DIR = REPOSITORY / "agents" / "hyperparams"
+
+# -- what is compared --------------------------------------------------------------------------------
+LATENCY_BUDGET_OF_8BIT = 0.5  # resource-constrained mode: half the uniform 8-bit model's latency
+SETTINGS: dict[str, dict[str, Any]] = {  # setting name -> gym.make("AutoQ-ResNet-v0", **keywords)
+    "accuracy-temporal": {"accelerator": "temporal", "mode": "accuracy"},
+    "accuracy-spatial": {"accelerator": "spatial", "mode": "accuracy"},
+    "resource-temporal": {"accelerator": "temporal", "mode": "resource", "budget": LATENCY_BUDGET_OF_8BIT,
+                          "budget_metric": "latency"},
+    "resource-spatial": {"accelerator": "spatial", "mode": "resource", "budget": LATENCY_BUDGET_OF_8BIT,
+                         "budget_metric": "latency"},
+}
+ACCURACY_SETTINGS = ("accuracy-temporal", "accuracy-spatial")
+RESOURCE_SETTINGS = ("resource-temporal", "resource-spatial")
+SEARCH_METHODS = ("hrl", "ddpg-kernel", "ddpg-layer", "random", "greedy")  # agent names of agents.runner
+UNIFORM_BITS = (8, 6, 4)  # the ``uniform`` references, each evaluated once
+METHODS = (*SEARCH_METHODS, "uniform")
+ENV_ID = "AutoQ-ResNet-v0"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Default budget of a benchmark (explicit command-line values win)."""
+
+    name: str
+    out: str
+    episodes: int
+    seeds: int
+    search_samples: int | None  # None: the env's default
+
+
+# 200 episodes: AutoQ's HRL learns kernel-wise search in ~200 (GUIDE section 1); 5 seeds: GUIDE section 6.
+FULL = Profile("full", "runs/benchmark", episodes=200, seeds=5, search_samples=None)
+QUICK = Profile("quick", "runs/benchmark-quick", episodes=3, seeds=2, search_samples=200)
+QUICK_NOTICE = "QUICK PROFILE: NOT A RESULT"
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run of the benchmark: where it goes, what ``run_search`` gets."""
+
+    setting: str
+    method: str  # folder name: an agent name, or ``uniform-<bits>bit``
+    spec: RunSpec
+    settings: dict[str, Any]  # recorded in run.json by run_search
+
+    def folder(self, out: Path) -> Path:
+        return out / self.setting / self.method / f"seed-{self.spec.seed}"
+
+
+def agent_hyperparams(agent: str) -> dict[str, Any] | None:
+    """The agent's entry of the YAML file in ``agents/hyperparams`` that has one (``None`` if none does)."""
+    for path in sorted(HYPERPARAMS_DIR.glob("*.yml")):
+        table = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if agent in table:
+            return {"file": str(path.relative_to(REPOSITORY)), "values": table[agent]}
+    return None
+
+
+def plan_runs(setting_names: list[str], methods: list[str], seeds: int, episodes: int,
+              env_kwargs: dict[str, dict[str, Any]], profile: str) -> list[PlannedRun]:
+    """Every run, setting by setting: the uniform references first, then seed by seed every search method."""
+    runs = []
+    for setting in setting_names:
+        common = {"setting": setting, "env_id": ENV_ID, "env_kwargs": env_kwargs[setting], "profile": profile}
+        if "uniform" in methods:
+            runs += [PlannedRun(setting, f"uniform-{bits}bit", RunSpec("uniform", 1, seed=0, uniform_bits=bits),
+                                {**common, "hyperparams": agent_hyperparams("uniform")}) for bits in UNIFORM_BITS]
+        for seed in range(seeds):
+            runs += [PlannedRun(setting, method, RunSpec(method, episodes, seed=seed),
+                                {**common, "hyperparams": agent_hyperparams(method)})
+                     for method in methods if method != "uniform"]
+    return runs
+
+
+def _flatten(record: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` as ``{"a.b": 1}``, to name what differs between two records."""
+    if not isinstance(record, dict) or not record:
+        return {prefix: record}
+    return {key: value for name, item in record.items()
+            for key, value in _flatten(item, f"{prefix}.{name}" if prefix else str(name)).items()}
+
+
+def finished_run(run: PlannedRun, out: Path) -> bool:
+    """Whether ``run``'s folder holds it, finished; raise if it holds a finished run made differently."""
+    path = run.folder(out) / "run.json"
+    if not path.is_file():
+        return False
+    record = json.loads(path.read_text(encoding="utf-8"))  # written atomically by run_search
+    if record.get("status") != "finished":
+        return False
+    expected = _flatten(json.loads(json.dumps({"spec": asdict(run.spec), "settings": run.settings})))
+    recorded = _flatten({"spec": record.get("spec"), "settings": record.get("settings")})
+    different = [f"{key} {recorded.get(key)!r} (now {value!r})" for key, value in expected.items()
+                 if recorded.get(key) != value]
+    if different:
+        raise SystemExit(f"{run.folder(out)} holds a finished run made with another {'; '.join(different)}: "
+                         "choose another --out")
+    return True
+
+
+def git_state() -> dict[str, Any]:
+    """The commit of the code that runs, and whether the working tree differs from it."""
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=REPOSITORY, capture_output=True, text=True, check=True)
+        except (OSError, subprocess.CalledProcessError):
+            return None
+        return done.stdout.strip()
+
+    status = git("status", "--porcelain")
+    return {"commit": git("rev-parse", "HEAD"), "uncommitted_changes": None if status is None else bool(status)}
+
+
+def machine() -> dict[str, Any]:
+    """Where the benchmark runs."""
+    import torch
+
+    return {"platform": platform.platform(), "python": platform.python_version(), "cpu_count": os.cpu_count(),
+            "torch": torch.__version__, "torch_threads": torch.get_num_threads()}
+
+
+def write_benchmark_record(out: Path, record: dict[str, Any]) -> None:
+    """Write ``DIR/benchmark.json``; refuse a folder made by another profile; keep earlier invocations."""
+    path = out / "benchmark.json"
+    history: list[dict[str, Any]] = []
+    if path.is_file():
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        if previous.get("profile") != record["profile"]:
+            raise SystemExit(f"{out} holds a {previous.get('profile')!r} benchmark; this is {record['profile']!r}: "
+                             "choose another --out")
+        history = [*previous.pop("earlier_invocations", []), previous]
+    atomic_io.write_json(path, {**record, "earlier_invocations": history})
+
+
+def _search_samples(text: str) -> int:
+    value = positive_int(text)
+    if value > SEARCH_POOL_SAMPLES:
+        raise argparse.ArgumentTypeError(f"expected at most {SEARCH_POOL_SAMPLES} search images, got {value}")
+    return value
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.compare", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, help=f"results folder (default {FULL.out}, with --quick {QUICK.out})")
+    parser.add_argument("--episodes", type=positive_int,
+                        help=f"episodes per run, the same for every method (default {FULL.episodes}, "
+                             f"--quick {QUICK.episodes})")
+    parser.add_argument("--seeds", type=positive_int,
+                        help=f"seeds 0..N-1 per method (default {FULL.seeds}, --quick {QUICK.seeds})")
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS), metavar="METHOD",
+                        help=f"any of {', '.join(METHODS)} (default all; 'uniform' is the 8/6/4-bit references)")
+    parser.add_argument("--resource", action="store_true",
+                        help=f"also the resource-constrained settings ({', '.join(RESOURCE_SETTINGS)})")
+    parser.add_argument("--settings", nargs="+", choices=tuple(SETTINGS), metavar="SETTING",
+                        help=f"exactly these settings, any of {', '.join(SETTINGS)} (default "
+                             f"{', '.join(ACCURACY_SETTINGS)}, and with --resource {', '.join(RESOURCE_SETTINGS)})")
+    parser.add_argument("--quick", action="store_true", help=f"smoke-test profile: {QUICK_NOTICE}")
+    parser.add_argument("--search-samples", type=_search_samples,
+                        help="images in the search split (default the env's, --quick "
+                             f"{QUICK.search_samples})")
+    args = parser.parse_args(argv)
+    if args.settings and args.resource:
+        parser.error("give either --settings or --resource")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    profile = QUICK if args.quick else FULL
+    out = args.out if args.out is not None else Path(profile.out)
+    episodes = args.episodes or profile.episodes
+    seeds = args.seeds or profile.seeds
+    search_samples = args.search_samples or profile.search_samples
+    methods = list(dict.fromkeys(args.methods))  # in the given order, once each
+    default_settings = [*ACCURACY_SETTINGS, *(RESOURCE_SETTINGS if args.resource else ())]
+    setting_names = list(dict.fromkeys(args.settings or default_settings))
+    env_kwargs = {name: {**SETTINGS[name], **({"search_samples": search_samples} if search_samples else {})}
+                  for name in setting_names}
+
+    runs = plan_runs(setting_names, methods, seeds, episodes, env_kwargs, profile.name)
+    done = {run.folder(out) for run in runs if finished_run(run, out)}
+    record = {
+        **({"notice": QUICK_NOTICE} if args.quick else {}),
+        "profile": profile.name, "episodes": episodes, "seeds": seeds, "methods": methods,
+        "uniform_bits": list(UNIFORM_BITS), "env_id": ENV_ID, "settings": env_kwargs,
+        "hyperparams": {path.name: path.read_text(encoding="utf-8") for path in sorted(HYPERPARAMS_DIR.glob("*.yml"))},
+        "command": [sys.executable, "-m", "benchmarks.compare", *(sys.argv[1:] if argv is None else argv)],
+        "git": git_state(), "machine": machine(),
+        "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "runs": len(runs), "runs_already_finished": len(done),
+    }
+    write_benchmark_record(out, record)
+
+    envs: dict[str, gym.Env] = {}  # one per setting, reused by its runs (the problem is cached per process)
+    failed: list[Path] = []
+    with tqdm(total=len(runs), initial=len(done), desc="runs", unit="run") as bar:
+        for run in runs:
+            folder = run.folder(out)
+            if folder in done:
+                continue
+            bar.set_postfix_str(str(folder.relative_to(out)))
+            prepare_out(folder, overwrite=True)  # an unfinished run is redone from its start
+            if run.setting not in envs:
+                envs[run.setting] = gym.make(ENV_ID, **env_kwargs[run.setting])
+            try:
+                run_search(run.spec, envs[run.setting], folder, progress_bar=False, command=record["command"],
+                           settings=run.settings)
+            except Exception:  # one broken method must not cost the other runs; its run.json stays "running"
+                failed.append(folder)
+                tqdm.write(f"run {folder} failed:\n{traceback.format_exc()}", file=sys.stderr)
+            bar.update()
+    for env in envs.values():
+        env.close()
+    if failed:
+        raise SystemExit(f"{len(failed)} of {len(runs)} runs failed (run again to retry them): "
+                         + ", ".join(map(str, failed)))
+    print(f"all {len(runs)} runs finished in {out}; tables and figures: python -m benchmarks.report {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,262 @@
+"""``benchmarks.compare`` and ``benchmarks.report``: tables from known numbers, every figure, the whole
+pipeline from scratch, and a benchmark killed mid-way that resumes without redoing or duplicating a run."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agents.recording import EPISODE_FIELDS
+from benchmarks import compare, report
+from benchmarks.stats import episodes_to_fraction
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+REPOSITORY = Path(__file__).resolve().parents[2]
+TOLERANCE_PTS = 0.5
+
+
+# -- a synthetic run tree, written by hand ------------------------------------------------------------
+def write_run(root: Path, setting: str, method: str, seed: int, episodes: list[tuple[float, float, float, float]],
+              test_best: dict[str, float], status: str = "finished") -> None:
+    """One run folder as ``agents.runner`` writes it.
+
+    :param episodes: per episode (reward, search-split accuracy drop, latency_rel, energy_rel).
+    :param test_best: test-split ``accuracy_drop``, ``latency_rel`` and ``energy_rel`` of the best configuration.
+    """
+    folder = root / setting / method / f"seed-{seed}"
+    folder.mkdir(parents=True)
+    mode = setting.split("-")[0]
+    env = {"accelerator": setting.split("-")[1], "mode": mode, "budget": 0.5 if mode == "resource" else None,
+           "budget_metric": "latency", "search_samples": 200, "bits": [2, 8],
+           "reward_weights": {"tolerance_pts": TOLERANCE_PTS}}
+    record = {"spec": {"agent": method, "seed": seed}, "settings": {"profile": "full"}, "env": env, "status": status}
+    (folder / "run.json").write_text(json.dumps(record))
+    with open(folder / "episodes.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=EPISODE_FIELDS)
+        writer.writeheader()
+        for number, (reward, drop, latency, energy) in enumerate(episodes, start=1):
+            writer.writerow({**dict.fromkeys(EPISODE_FIELDS, 0.0), "episode": number, "reward": reward,
+                             "accuracy_drop": drop, "latency_rel": latency, "energy_rel": energy})
+    float_accuracy = 91.0
+    best = {**test_best, "accuracy": float_accuracy - test_best["accuracy_drop"]}
+    (folder / "report.json").write_text(json.dumps({
+        "float_test_accuracy": float_accuracy,
+        "test": {"best": best, "uniform 8-bit": {"accuracy": 91.0, "accuracy_drop": 0.0, "latency_rel": 1.0,
+                                                 "energy_rel": 1.0}},
+        "search": {"reward_objective": max(e[0] for e in episodes)},
+        "wall_time_s": 10.0 * (seed + 1),
+    }))
+    (folder / "best_config.json").write_text(json.dumps({"activation_qbn": [8, 4, 6],
+                                                         "kernel_qbn": [[8, 7], [2, 3, 4, 5], [6]]}))
+
+
+HRL_TEST_LATENCY = [0.3, 0.4, 0.5, 0.6, 0.9]  # IQM over 5 seeds: one cut from each end, (0.4 + 0.5 + 0.6) / 3
+HRL_REWARDS = [[-2.0, -1.0, 0.5, 1.0], [-3.0, 0.0, 0.0, -1.0], [1.0, 2.0, 2.0, 2.0], [-1.0, -1.0, -1.0, -1.0],
+               [0.0, 4.0, 4.5, 5.0]]
+# per seed, ddpg-layer's best latency within the tolerance; hrl's is HRL_WITHIN[seed]: ratios 0.4, 0.5, 0.5, 0.5, 0.6
+HRL_WITHIN = [0.2, 0.25, 0.3, 0.35, 0.3]
+DDPG_WITHIN = [0.5, 0.5, 0.6, 0.7, 0.5]
+
+
+@pytest.fixture
+def synthetic_benchmark(tmp_path: Path) -> Path:
+    """Two settings: accuracy-temporal with 5 seeds of hrl and ddpg-layer, a uniform reference and an
+    unfinished run; resource-spatial with one hrl run."""
+    root = tmp_path / "bench"
+    for seed in range(5):
+        hrl_episodes = [(reward, 0.3, HRL_WITHIN[seed], 0.5) for reward in HRL_REWARDS[seed]]
+        hrl_episodes.append((min(HRL_REWARDS[seed]) - 1, 0.5, 0.9, 0.9))  # within (drop = tolerance), low reward
+        hrl_episodes.append((max(HRL_REWARDS[seed]) + 1, 2.0, 0.05, 0.05))  # best reward, beyond the tolerance
+        write_run(root, "accuracy-temporal", "hrl", seed, hrl_episodes,
+                  {"accuracy_drop": 0.1 * seed, "latency_rel": HRL_TEST_LATENCY[seed], "energy_rel": 0.5})
+        write_run(root, "accuracy-temporal", "ddpg-layer", seed, [(-1.0, 0.1, DDPG_WITHIN[seed], 1.0)],
+                  {"accuracy_drop": 0.2, "latency_rel": 0.8, "energy_rel": 0.9})
+    write_run(root, "accuracy-temporal", "hrl", 5, [(9.0, 0.0, 0.1, 0.1)],
+              {"accuracy_drop": 0.0, "latency_rel": 0.1, "energy_rel": 0.1}, status="running")
+    write_run(root, "accuracy-temporal", "uniform-8bit", 0, [(0.0, 0.0, 1.0, 1.0)],
+              {"accuracy_drop": -0.05, "latency_rel": 1.0, "energy_rel": 1.0})
+    write_run(root, "resource-spatial", "hrl", 0, [(-0.2, 0.1, 0.45, 0.6), (-0.1, 0.2, 0.5, 0.6)],
+              {"accuracy_drop": 0.4, "latency_rel": 0.5, "energy_rel": 0.6})
+    return root
+
+
+def table_row(markdown: str, setting: str, method: str) -> list[str]:
+    """The cells of ``method``'s row in ``setting``'s table."""
+    section = markdown.split(f"## {setting}\n", 1)[1].split("\n## ", 1)[0]
+    line = next(line for line in section.splitlines() if line.startswith(f"| {method} |"))
+    return [cell.strip() for cell in line.strip("|").split("|")]
+
+
+def section_of(markdown: str, setting: str) -> str:
+    return markdown.split(f"## {setting}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def assert_figures(root: Path, settings: list[str], hrl_settings: list[str]) -> None:
+    for setting in settings:
+        names = ["learning-curves", "pareto", *(["hrl-qbn"] if setting in hrl_settings else [])]
+        for name in names:
+            path = root / "figures" / f"{setting}-{name}.png"
+            assert path.read_bytes().startswith(PNG_SIGNATURE), path
+            assert f"(figures/{setting}-{name}.png)" in (root / "report.md").read_text()
+    assert not list((root / "figures").glob(".*.tmp"))  # no temporary file left behind
+
+
+def test_report_tables_hold_the_statistics_of_known_numbers(synthetic_benchmark: Path) -> None:
+    root = synthetic_benchmark
+    markdown = report.write_report(root).read_text()
+    assert compare.QUICK_NOTICE not in markdown
+
+    hrl = table_row(markdown, "accuracy-temporal", "hrl")
+    assert hrl[1] == "5"  # the unfinished seed-5 run is left out...
+    assert "`accuracy-temporal/hrl/seed-5`" in section_of(markdown, "accuracy-temporal")  # ...and named
+    titles = ["method", "seeds", *(metric.title for metric in report.METRICS)]
+    cells = dict(zip(titles, hrl))
+    assert cells["latency vs 8-bit"].startswith(f"{(0.4 + 0.5 + 0.6) / 3:.3f} [")
+    assert cells["test accuracy drop (points)"].startswith(f"{(0.1 + 0.2 + 0.3) / 3:.2f} [")
+    assert cells["energy vs 8-bit"] == "0.500 [0.500, 0.500]"
+    # final reward: each seed's best (the beyond-tolerance episode): 2, 1, 3, 0, 6 -> middle three 1, 2, 3
+    assert cells["final reward"].startswith(f"{(1 + 2 + 3) / 3:.3f} [")
+    to_ninety = sorted(episodes_to_fraction([*rewards, min(rewards) - 1, max(rewards) + 1], 0.9)
+                       for rewards in HRL_REWARDS)  # every seed: the last episode, 6
+    assert cells["episodes to 90%"] == f"{sum(to_ninety[1:4]) / 3:.1f} [6.0, 6.0]"
+    assert cells["search wall time (s)"].startswith(f"{(20 + 30 + 40) / 3:.1f} [")
+
+    uniform = dict(zip(titles, table_row(markdown, "accuracy-temporal", "uniform-8bit")))
+    assert uniform["seeds"] == "1" and uniform["latency vs 8-bit"] == "1.000 (n/a)"
+
+    ratios = sorted(h / d for h, d in zip(HRL_WITHIN, DDPG_WITHIN))  # 0.4, 0.5, 0.5, 0.5, 0.6
+    headline = next(line for line in section_of(markdown, "accuracy-temporal").splitlines()
+                    if line.startswith("Headline ratio"))
+    assert f"(5 seeds): latency {sum(ratios[1:4]) / 3:.3f} [" in headline
+    assert "energy 0.500 [0.500, 0.500]" in headline  # hrl's within-tolerance energy 0.5 over ddpg-layer's 1.0
+
+    resource = section_of(markdown, "resource-spatial")
+    assert "budget 0.5 of 8-bit latency" in resource
+    assert table_row(markdown, "resource-spatial", "hrl")[2] == "0.40 (n/a)"
+    assert "Headline ratio hrl / ddpg-layer: n/a" in resource
+    assert_figures(root, ["accuracy-temporal", "resource-spatial"], ["accuracy-temporal", "resource-spatial"])
+
+
+def test_quick_runs_say_so_above_every_table(synthetic_benchmark: Path) -> None:
+    (synthetic_benchmark / "benchmark.json").write_text(json.dumps({
+        "profile": "quick", "notice": compare.QUICK_NOTICE, "command": ["python", "-m", "benchmarks.compare"],
+        "git": {"commit": "abc", "uncommitted_changes": True}, "machine": {"cpu_count": 2, "torch": "2"}}))
+    markdown = report.write_report(synthetic_benchmark).read_text()
+    for setting in ("accuracy-temporal", "resource-spatial"):
+        section = section_of(markdown, setting)
+        assert section.index(compare.QUICK_NOTICE) < section.index("| method |")
+    assert "commit `abc` with uncommitted changes" in markdown
+
+
+def test_report_refuses_a_folder_without_runs(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="no finished run"):
+        report.write_report(tmp_path)
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["--methods", "hrl", "ppo"], "invalid choice: 'ppo'"),
+    (["--seeds", "0"], "expected a positive integer, got 0"),
+    (["--episodes", "-3"], "expected a positive integer, got -3"),
+    (["--episodes", "many"], "expected a positive integer, got 'many'"),
+    (["--search-samples", "9000"], "at most 5000"),
+    (["--settings", "accuracy-spatial", "--resource"], "either --settings or --resource"),
+])
+def test_compare_refuses_bad_arguments_with_the_reason(arguments, message, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        compare.main(arguments)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_plan_runs_every_method_seed_and_setting_once() -> None:
+    kwargs = {name: compare.SETTINGS[name] for name in compare.SETTINGS}
+    runs = compare.plan_runs(list(compare.SETTINGS), ["hrl", "uniform", "random"], seeds=3, episodes=7,
+                             env_kwargs=kwargs, profile="full")
+    folders = [run.folder(Path("out")) for run in runs]
+    assert len(folders) == len(set(folders)) == 4 * (3 + 2 * 3)
+    uniform = [run for run in runs if run.spec.agent == "uniform"]
+    assert {(run.method, run.spec.episodes, run.spec.seed) for run in uniform} == {
+        ("uniform-8bit", 1, 0), ("uniform-6bit", 1, 0), ("uniform-4bit", 1, 0)}
+    assert all(run.spec.episodes == 7 for run in runs if run.spec.agent != "uniform")
+    hrl = next(run for run in runs if run.method == "hrl")
+    assert hrl.settings["hyperparams"]["file"] == "agents/hyperparams/hrl.yml"
+
+
+# -- the real pipeline -------------------------------------------------------------------------------
+KILL_DEADLINE_S = 600
+QUICK_ARGUMENTS = ["--quick", "--methods", "hrl", "uniform", "--episodes", "1", "--seeds", "2",
+                   "--settings", "accuracy-temporal"]
+
+
+def _statuses(out: Path) -> dict[Path, str]:
+    return {path.parent: json.loads(path.read_text())["status"] for path in out.glob("*/*/seed-*/run.json")}
+
+
+def test_quick_compare_killed_resumes_then_reports_every_table_and_figure(tmp_path: Path) -> None:
+    """Kill ``compare --quick`` once a run has finished; run it again: the finished runs are kept as they
+    were, the one under way is redone from its start, none is duplicated; then the report."""
+    out = tmp_path / "quick"
+    command = [sys.executable, "-m", "benchmarks.compare", *QUICK_ARGUMENTS, "--out", str(out)]
+    environment = {**os.environ, "PYTHONPATH": str(REPOSITORY)}
+    log = tmp_path / "first.log"
+    with open(log, "w") as handle:
+        first = subprocess.Popen(command, cwd=REPOSITORY, env=environment, stdout=handle, stderr=handle)
+    deadline = time.monotonic() + KILL_DEADLINE_S
+    while first.poll() is None and time.monotonic() < deadline:
+        if "finished" in _statuses(out).values():
+            break
+        time.sleep(0.05)
+    assert first.poll() is None, f"compare ended before it could be killed:\n{log.read_text()}"
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert "finished" in _statuses(out).values(), f"no run finished in {KILL_DEADLINE_S} s:\n{log.read_text()}"
+    before = {folder: (folder / "run.json").stat().st_mtime_ns for folder, status in _statuses(out).items()
+              if status == "finished"}
+
+    second = subprocess.run(command, cwd=REPOSITORY, env=environment, capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr
+    expected = {out / "accuracy-temporal" / method / f"seed-{seed}"
+                for method, seed in [("uniform-8bit", 0), ("uniform-6bit", 0), ("uniform-4bit", 0), ("hrl", 0),
+                                     ("hrl", 1)]}
+    assert set(_statuses(out)) == expected
+    assert set(_statuses(out).values()) == {"finished"}
+    for folder, mtime_ns in before.items():
+        assert (folder / "run.json").stat().st_mtime_ns == mtime_ns, f"{folder} was redone"
+    for folder in expected:
+        rows = list(csv.DictReader(open(folder / "episodes.csv")))
+        assert [row["episode"] for row in rows] == ["1"], f"{folder}: episodes duplicated or missing"
+    benchmark = json.loads((out / "benchmark.json").read_text())
+    assert benchmark["notice"] == compare.QUICK_NOTICE
+    assert benchmark["runs_already_finished"] == len(before) and len(benchmark["earlier_invocations"]) == 1
+    assert set(benchmark["hyperparams"]) >= {"hrl.yml", "ddpg.yml"}
+    assert benchmark["machine"]["cpu_count"] == os.cpu_count()
+
+    report.main([str(out)])
+    markdown = (out / "report.md").read_text()
+    section = section_of(markdown, "accuracy-temporal")
+    assert section.index(compare.QUICK_NOTICE) < section.index("| method |")
+    for method in ("hrl", "uniform-8bit", "uniform-6bit", "uniform-4bit"):
+        assert table_row(markdown, "accuracy-temporal", method)[1] == ("2" if method == "hrl" else "1")
+    assert_figures(out, ["accuracy-temporal"], ["accuracy-temporal"])
+
+
+def test_a_finished_run_made_otherwise_is_never_overwritten(tmp_path: Path) -> None:
+    run = compare.plan_runs(["accuracy-temporal"], ["hrl"], seeds=1, episodes=3,
+                            env_kwargs={"accuracy-temporal": compare.SETTINGS["accuracy-temporal"]},
+                            profile="full")[0]
+    folder = run.folder(tmp_path)
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps({"status": "finished", "spec": {**run.spec.__dict__, "episodes": 5},
+                                                 "settings": run.settings}))
+    with pytest.raises(SystemExit, match="spec.episodes 5 \\(now 3\\)"):
+        compare.finished_run(run, tmp_path)
+    (folder / "run.json").write_text(json.dumps({"status": "running"}))
+    assert not compare.finished_run(run, tmp_path)
