@@ -19,22 +19,19 @@ optimizers with different rates would be overwritten. ``FlatDDPG`` adds the crit
 
 from __future__ import annotations
 
-import copy
 import inspect
-from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch as th
-import yaml
 from stable_baselines3 import DDPG
 from stable_baselines3.common.utils import update_learning_rate
 
+from agents.hyperparams import load_hyperparams
 from agents.noise import DecayingTruncatedNormalNoise
 from autoq_env.wrappers import KernelWise, LayerWise
 
-HYPERPARAMS_PATH = Path(__file__).parent / "hyperparams" / "ddpg.yml"
 WRAPPERS: dict[str, type[LayerWise] | type[KernelWise]] = {"ddpg-layer": LayerWise, "ddpg-kernel": KernelWise}
 # Keys of ddpg.yml that are not DDPG arguments: sizes in episodes and the noise's parameters.
 EPISODE_KEYS = {"warmup_episodes": "learning_starts", "buffer_episodes": "buffer_size"}
@@ -79,19 +76,6 @@ class FlatDDPG(DDPG):
         if self.qf_learning_rate is not None:
             update_learning_rate(self.critic.optimizer, self.qf_learning_rate)
             self.logger.record("train/qf_learning_rate", self.qf_learning_rate)
-
-
-def load_hyperparams(agent: str, path: str | Path = HYPERPARAMS_PATH) -> dict[str, Any]:
-    """The default hyper-parameters of one agent (``"ddpg-layer"`` or ``"ddpg-kernel"``) from a YAML file.
-
-    :param agent: the agent's name, a top-level key of the file.
-    :param path: the YAML file (default ``agents/hyperparams/ddpg.yml``).
-    """
-    with open(path, encoding="utf-8") as handle:
-        table = yaml.safe_load(handle)
-    if agent not in table:
-        raise ValueError(f"unknown agent {agent!r} in {path}; known: {', '.join(map(repr, table))}")
-    return copy.deepcopy(table[agent])
 
 
 def _allowed_keys() -> set[str]:

@@ -61,6 +61,23 @@ class EpisodeRecorder(BaseCallback):
         self._next_episode = first_episode
         self._started = time.perf_counter()
 
+    @property
+    def episodes_done(self) -> int:
+        """The number of the last recorded episode (0 before the first)."""
+        return self._next_episode - 1
+
+    def state(self) -> dict[str, Any]:
+        """The rows, the best result and the elapsed time (for checkpoints)."""
+        return {"rows": list(self.rows), "best_config": self.best.config, "best_metrics": self.best.metrics,
+                "next_episode": self._next_episode, "elapsed_s": time.perf_counter() - self._started}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from ``state``: rows, best result, episode numbering and wall-time clock."""
+        self.rows = list(state["rows"])
+        self.best.config, self.best.metrics = state["best_config"], state["best_metrics"]
+        self._next_episode = int(state["next_episode"])
+        self._started = time.perf_counter() - float(state["elapsed_s"])
+
     def _on_step(self) -> bool:
         for done, info in zip(np.atleast_1d(self.locals["dones"]), self.locals["infos"]):
             if done and "reward_objective" in info:
@@ -76,6 +93,43 @@ class EpisodeRecorder(BaseCallback):
         if self.csv_path is not None:
             append_csv_row(self.csv_path, row)
         return row
+
+
+def read_episode_csv(path: Path, limit: int | None = None, fields: tuple[str, ...] = EPISODE_FIELDS,
+                     ) -> list[dict[str, float]]:
+    """Read an ``episodes.csv``: rows of numbers, episodes numbered 1, 2, ... in order.
+
+    Raises ``ValueError`` naming the line when the file is not such a log (a wrong header, a torn or
+    non-numeric row, a missing or repeated episode). The file is only read.
+
+    :param limit: read at most this many rows (what follows them is not checked: a run killed while
+        appending leaves a torn last row).
+    """
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle, strict=True)
+            missing = [name for name in fields if name not in (reader.fieldnames or ())]
+            if missing:
+                raise ValueError(f"{path}: not an episode log; the header lacks {', '.join(missing)}")
+            rows = []
+            for row in reader:
+                if limit is not None and len(rows) >= limit:
+                    break
+                line = reader.line_num
+                if None in row or None in row.values():
+                    raise ValueError(f"{path}, line {line}: {len(row)} columns where the header has "
+                                     f"{len(reader.fieldnames)} (a torn or edited row)")
+                try:
+                    values = {key: float(value) for key, value in row.items()}
+                except ValueError as error:
+                    raise ValueError(f"{path}, line {line}: a value is not a number ({error})") from None
+                if values["episode"] != len(rows) + 1:
+                    raise ValueError(f"{path}, line {line}: episode {values['episode']:g} where episode "
+                                     f"{len(rows) + 1} was expected (episodes missing, repeated or out of order)")
+                rows.append(values)
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise ValueError(f"{path}: not a readable CSV file: {error}") from None
+    return rows
 
 
 def append_csv_row(path: Path, row: dict[str, Any]) -> None:

@@ -86,13 +86,14 @@ class SearchBaseline(ABC):
         self.best_config: dict | None = None
         self.best_metrics: dict | None = None
         self.history: list[dict] = []
+        self.evaluations: list[dict] = []  # every evaluation's metrics, in order (what ``replay`` takes)
 
     @abstractmethod
     def _configs(self, budget: int, rng: np.random.Generator) -> Iterator[dict]:
         """The configurations to evaluate, in order (``search`` stops after ``budget`` of them)."""
 
     def search(self, budget: int, seed: int | None = None, callback: Callable[[dict], Any] | None = None,
-               progress_bar: bool = False) -> SearchResult:
+               progress_bar: bool = False, replay: list[dict] | None = None) -> SearchResult:
         """Evaluate up to ``budget`` configurations and return the best and the history.
 
         :param budget: the number of evaluations allowed (>= 1).
@@ -101,21 +102,36 @@ class SearchBaseline(ABC):
             episode's final ``info``, plus ``evaluation``, its index from 1); returning ``False`` stops
             the search (e.g. ``agents.recording.EpisodeRecorder().record``).
         :param progress_bar: show a tqdm progress bar over the evaluations.
+        :param replay: the metrics of this search's first evaluations from an earlier, interrupted run
+            with the same seed (``evaluations``): they are taken instead of evaluated again (no
+            callback), after checking that the search proposes the same configurations.
         """
         budget = check_budget(budget)
-        self.best_config, self.best_metrics, self.history = None, None, []
+        replay = list(replay or [])
+        if len(replay) > budget:
+            raise ValueError(f"{len(replay)} evaluations to replay exceed the budget of {budget}")
+        self.best_config, self.best_metrics, self.history, self.evaluations = None, None, [], []
         started = time.perf_counter()
         configs = itertools.islice(self._configs(budget, np.random.default_rng(seed)), budget)
-        for config in tqdm(configs, total=budget, disable=not progress_bar, desc=type(self).__name__):
-            metrics = self._score(config, started)
+        bar = tqdm(configs, total=budget, disable=not progress_bar, desc=type(self).__name__)
+        for index, config in enumerate(bar):
+            if index < len(replay):
+                activation, kernels = self.core.check_config(config)
+                if replay[index]["config"] != {"activation_qbn": list(activation),
+                                               "kernel_qbn": [k.tolist() for k in kernels]}:
+                    raise ValueError(f"evaluation {index + 1} to replay is not the configuration this search "
+                                     "proposes: the run was made by another method, seed or env")
+                self._record(replay[index], started)
+                continue
+            metrics = self._record({**self.core.evaluate(config), "evaluation": index + 1}, started)
             if callback is not None and callback(metrics) is False:
                 break
         return SearchResult(self.best_config, self.best_metrics, list(self.history))
 
-    def _score(self, config: dict, started: float) -> dict:
-        """Evaluate one configuration on the search split, update the best and the history; return its
-        metrics with ``evaluation``, its index from 1."""
-        metrics = {**self.core.evaluate(config), "evaluation": len(self.history) + 1}
+    def _record(self, metrics: dict, started: float) -> dict:
+        """Keep an evaluation's metrics (with ``evaluation``, its index from 1), update the best and the
+        history; return the metrics."""
+        self.evaluations.append(metrics)
         budget_met = bool(metrics.get("budget_met", True))
         if budget_met and (self.best_metrics is None
                            or metrics["reward_objective"] > self.best_metrics["reward_objective"]):

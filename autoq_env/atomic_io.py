@@ -1,4 +1,5 @@
-"""Atomic file writes: a crash leaves either the old file or the new one, never a torn one."""
+"""Atomic file writes (a crash leaves either the old file or the new one, never a torn one) and
+checked reads (a torn or corrupt file gives a ``ValueError`` that names it)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,12 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         handle.write(text)
 
 
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Atomically write ``data`` to ``path``."""
+    with atomic_open(path, "wb") as handle:
+        handle.write(data)
+
+
 def write_json(path: str | os.PathLike, data: Any) -> None:
     """Atomically write ``data`` as indented JSON to ``path``."""
     write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
@@ -51,3 +58,19 @@ def torch_save(path: str | os.PathLike, obj: Any) -> None:
 
     with atomic_open(path, "wb") as handle:
         torch.save(obj, handle)
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file; raise ``FileNotFoundError`` or ``ValueError`` (naming the file) when it is
+    missing, torn or not JSON."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"'{path}' does not exist") from None
+    except (UnicodeDecodeError, IsADirectoryError) as error:
+        raise ValueError(f"'{path}' is not a readable JSON file: {error}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"'{path}' is not valid JSON (truncated or corrupt?): {error}") from None

@@ -23,9 +23,11 @@ What is compared, all defined in this file:
   ``DIR/benchmark.json`` together with these settings, the git commit and the machine.
 
 Resumable: a run whose ``run.json`` says ``"finished"`` is kept (after checking that it was made with
-the same spec and settings); any other run folder is emptied and the run redone from its start. A run
-that raises is reported and the others go on; the command then exits with an error, and running it
-again retries only the runs that did not finish.
+the same spec and settings); an unfinished run with a checkpoint (taken every 10 episodes and on
+SIGINT/SIGTERM, see ``agents.runner``) goes on from it; any other run folder is emptied and the run
+redone from its start. A run that raises is reported and the others go on; the command then exits
+with an error, and running it again retries only the runs that did not finish. SIGINT or SIGTERM
+stops the benchmark after the current episode, with the run's checkpoint saved.
 
 ``--quick`` is a smoke test of the whole pipeline (2 seeds, 3 episodes, 200 search images; explicit
 ``--episodes``, ``--seeds`` and ``--search-samples`` still win). Its folder, ``benchmark.json`` and
@@ -47,17 +49,17 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import yaml
 from tqdm import tqdm
 
 import autoq_env  # noqa: F401  (registers the envs)
+from agents.checkpoint import CHECKPOINT_FILE
 from agents.cli import positive_int
-from agents.runner import RunSpec, prepare_out, run_search
+from agents.hyperparams import DEFAULT_FILES, HYPERPARAMS_DIR, load_hyperparams
+from agents.runner import RunInterrupted, RunSpec, prepare_out, run_search
 from autoq_env import atomic_io
 from autoq_env.data import SEARCH_POOL_SAMPLES
 
 REPOSITORY = Path(__file__).resolve().parent.parent
-HYPERPARAMS_DIR = REPOSITORY / "agents" / "hyperparams"
 
 # -- what is compared --------------------------------------------------------------------------------
 LATENCY_BUDGET_OF_8BIT = 0.5  # resource-constrained mode: half the uniform 8-bit model's latency
@@ -108,12 +110,10 @@ class PlannedRun:
 
 
 def agent_hyperparams(agent: str) -> dict[str, Any] | None:
-    """The agent's entry of the YAML file in ``agents/hyperparams`` that has one (``None`` if none does)."""
-    for path in sorted(HYPERPARAMS_DIR.glob("*.yml")):
-        table = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        if agent in table:
-            return {"file": str(path.relative_to(REPOSITORY)), "values": table[agent]}
-    return None
+    """The agent's entry of its YAML file in ``agents/hyperparams`` (``None`` for agents without one)."""
+    if agent not in DEFAULT_FILES:
+        return None
+    return {"file": str(DEFAULT_FILES[agent].relative_to(REPOSITORY)), "values": load_hyperparams(agent)}
 
 
 def plan_runs(setting_names: list[str], methods: list[str], seeds: int, episodes: int,
@@ -145,7 +145,10 @@ def finished_run(run: PlannedRun, out: Path) -> bool:
     path = run.folder(out) / "run.json"
     if not path.is_file():
         return False
-    record = json.loads(path.read_text(encoding="utf-8"))  # written atomically by run_search
+    try:
+        record = atomic_io.read_json(path)  # written atomically by run_search
+    except ValueError as error:
+        raise SystemExit(f"{error}; move that run folder away or delete it to redo the run") from error
     if record.get("status") != "finished":
         return False
     expected = _flatten(json.loads(json.dumps({"spec": asdict(run.spec), "settings": run.settings})))
@@ -259,12 +262,16 @@ def main(argv: list[str] | None = None) -> None:
             if folder in done:
                 continue
             bar.set_postfix_str(str(folder.relative_to(out)))
-            prepare_out(folder, overwrite=True)  # an unfinished run is redone from its start
+            resume = (folder / CHECKPOINT_FILE).is_file()  # an unfinished run goes on from its checkpoint,
+            if not resume:  # or is redone from its start
+                prepare_out(folder, overwrite=True)
             if run.setting not in envs:
                 envs[run.setting] = gym.make(ENV_ID, **env_kwargs[run.setting])
             try:
                 run_search(run.spec, envs[run.setting], folder, progress_bar=False, command=record["command"],
-                           settings=run.settings)
+                           settings=run.settings, resume=resume)
+            except RunInterrupted as stop:
+                raise SystemExit(f"benchmark interrupted: {stop}; run the same command again to go on") from None
             except Exception:  # one broken method must not cost the other runs; its run.json stays "running"
                 failed.append(folder)
                 tqdm.write(f"run {folder} failed:\n{traceback.format_exc()}", file=sys.stderr)

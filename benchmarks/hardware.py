@@ -13,12 +13,11 @@ prints the model-vs-paper table and the grouped-vs-ungrouped table of ``docs/har
 from __future__ import annotations
 
 import argparse
-import io
 from pathlib import Path
 
 import numpy as np
 
-from autoq_env.atomic_io import atomic_open, write_json, write_text
+from autoq_env.atomic_io import write_json, write_text
 from autoq_env.data import DatasetInfo
 from autoq_env.hardware import (
     ACCELERATORS,
@@ -31,6 +30,7 @@ from autoq_env.hardware import (
 )
 from autoq_env.models import CIFAR_RESNETS, TORCHVISION_MODELS, build_model
 from autoq_env.workload import LayerSpec, extract_layers
+from benchmarks.figures import save_png
 
 DEFAULT_OUT = Path("benchmarks/results/hardware")
 KERNEL_WISE = "w3/5 a4"  # kernels alternating 3 and 5 bits, activations 4 bits
@@ -120,11 +120,7 @@ def save_chart(specs: list[LayerSpec], rows: dict[str, dict], title: str, path: 
     totals.set_ylabel("relative to w8a8")
     totals.legend(fontsize=8)
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=120)
-    plt.close(figure)
-    with atomic_open(path, "wb") as handle:
-        handle.write(buffer.getvalue())
+    save_png(figure, path)
 
 
 def _speedup(model: Accelerator, specs: list[LayerSpec], bits: int) -> float:

@@ -31,9 +31,6 @@ Definitions (also printed in the report; the statistics live in ``benchmarks.sta
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,8 +38,10 @@ from typing import Any
 
 import numpy as np
 
-from autoq_env.atomic_io import atomic_open, write_text
+from agents.recording import read_episode_csv
+from autoq_env.atomic_io import read_json, write_text
 from benchmarks.compare import QUICK_NOTICE, SEARCH_METHODS, SETTINGS, UNIFORM_BITS
+from benchmarks.figures import save_png
 from benchmarks.stats import Summary, episodes_to_fraction, running_best, summarise
 
 CONVERGENCE_FRACTION = 0.9  # "episodes to 90% of the final reward"
@@ -50,7 +49,6 @@ HEADLINE = ("hrl", "ddpg-layer")  # kernel-wise HRL against HAQ's layer-wise DDP
 UNIFORM_METHODS = tuple(f"uniform-{bits}bit" for bits in UNIFORM_BITS)
 METHOD_ORDER = (*SEARCH_METHODS, *UNIFORM_METHODS)
 BAND_PERCENTILES = (25, 75)
-FIGURE_DPI = 120
 
 
 @dataclass
@@ -74,25 +72,20 @@ class Run:
         return float(self.record["env"]["reward_weights"]["tolerance_pts"])
 
 
-def _read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def load_runs(out: Path) -> tuple[list[Run], list[Path]]:
     """The finished runs under ``out`` and the folders of the unfinished ones."""
     finished, unfinished = [], []
     for path in sorted(out.glob("*/*/seed-*/run.json")):
         folder = path.parent
-        record = _read_json(path)
+        record = read_json(path)
         if record.get("status") != "finished":
             unfinished.append(folder)
             continue
-        with open(folder / "episodes.csv", newline="", encoding="utf-8") as handle:
-            episodes = [{key: float(value) for key, value in row.items()} for row in csv.DictReader(handle)]
+        episodes = read_episode_csv(folder / "episodes.csv")
         finished.append(Run(setting=folder.parent.parent.name, method=folder.parent.name,
                             seed=int(folder.name.removeprefix("seed-")), record=record,
-                            report=_read_json(folder / "report.json"), episodes=episodes,
-                            best_config=_read_json(folder / "best_config.json")))
+                            report=read_json(folder / "report.json"), episodes=episodes,
+                            best_config=read_json(folder / "best_config.json")))
     return finished, unfinished
 
 
@@ -153,17 +146,6 @@ def headline_ratios(runs: list[Run]) -> dict[str, Summary] | None:
 
 
 # -- the figures ------------------------------------------------------------------------------------
-def save_png(figure: Any, path: Path) -> None:
-    """Render ``figure`` to PNG in memory, then write it atomically, and close it."""
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=FIGURE_DPI)
-    plt.close(figure)
-    with atomic_open(path, "wb") as handle:
-        handle.write(buffer.getvalue())
-
-
 def _title(setting: str, what: str, notice: str | None) -> str:
     return f"{setting}: {what}" + (f"\n{notice}" if notice else "")
 
@@ -294,7 +276,7 @@ def write_report(out: Path) -> Path:
     if not runs:
         raise SystemExit(f"{out} holds no finished run (looked for {out}/<setting>/<method>/seed-<k>/run.json)")
     benchmark_path = out / "benchmark.json"
-    benchmark = _read_json(benchmark_path) if benchmark_path.is_file() else {}
+    benchmark = read_json(benchmark_path) if benchmark_path.is_file() else {}
     quick = benchmark.get("profile") == "quick" or any(
         (run.record.get("settings") or {}).get("profile") == "quick" for run in runs)
     notice = QUICK_NOTICE if quick else None
@@ -340,7 +322,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not args.out.is_dir():
         parser.error(f"{args.out} is not a folder")
-    print(f"wrote {write_report(args.out)}")
+    try:
+        print(f"wrote {write_report(args.out)}")
+    except (ValueError, FileNotFoundError) as error:
+        raise SystemExit(f"benchmarks.report: {error}") from error
 
 
 if __name__ == "__main__":

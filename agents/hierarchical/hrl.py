@@ -10,18 +10,18 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch as th
-import yaml
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, ConvertCallback, ProgressBarCallback
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.utils import configure_logger, set_random_seed
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
+from agents.checkpoint import check_signature, replay_buffer_state, set_replay_buffer_state
 from agents.hierarchical.policies import HLC_FEATURES, LLC_FEATURES, Controller
+from agents.hyperparams import load_hyperparams
 from agents.recording import BestResult, episode_row
 from autoq_env import __version__, atomic_io
 from autoq_env.env import FEATURE_INDEX, AutoQEnv
 
-HYPERPARAMS_FILE = Path(__file__).resolve().parent.parent / "hyperparams" / "hrl.yml"
 _LAYER_STEP = FEATURE_INDEX["is_layer_step"]
 _FORMAT = "autoq-hrl-agent"
 
@@ -48,9 +48,9 @@ class HRLConfig:
     llc_gradient_steps: int
 
     @classmethod
-    def from_yaml(cls, path: str | Path = HYPERPARAMS_FILE, **overrides: Any) -> HRLConfig:
-        with open(path, encoding="utf-8") as handle:
-            values = yaml.safe_load(handle)["hrl"]
+    def from_yaml(cls, path: str | Path | None = None, **overrides: Any) -> HRLConfig:
+        """Section ``hrl`` of ``path`` (default ``agents/hyperparams/hrl.yml``), with ``overrides``."""
+        values = load_hyperparams("hrl", path)
         unknown = set(overrides) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown HRL hyper-parameters {sorted(unknown)}; allowed: "
@@ -162,7 +162,7 @@ class HierarchicalDDPG:
                             f"{type(core if core is not None else env).__name__}")
         signature = core.signature
         if self.env_signature is not None:
-            _check_signature(self.env_signature, signature)
+            check_signature(self.env_signature, signature)
         self.env, self.env_signature = vec_env, signature
         self.b_min, self.b_max = core.b_min, core.b_max
 
@@ -249,6 +249,9 @@ class HierarchicalDDPG:
     def _step(self, callback: BaseCallback, log_interval: int, started: float) -> bool:
         """One env step with its transitions; returns False when a callback asks to stop."""
         episode, observation = self._episode, self._observation
+        if episode.steps == 0:
+            callback.on_rollout_start()
+        episode.steps += 1
         warmup = self.num_episodes < self.config.warmup_episodes
         layer_step = observation[_LAYER_STEP] > 0.5
         if warmup:
@@ -285,6 +288,7 @@ class HierarchicalDDPG:
         callback.update_locals(locals())
         keep_going = callback.on_step()
         if done:
+            callback.on_rollout_end()
             self._end_episode(info, warmup, log_interval, started)
         return keep_going
 
@@ -310,14 +314,37 @@ class HierarchicalDDPG:
         self._episode = _EpisodeState()
 
     # -- persistence --------------------------------------------------------------------------------
-    def save(self, path: str | Path) -> None:
-        """Save the agent (networks, optimizers, noise, hyper-parameters, best result) to one file."""
-        atomic_io.torch_save(path, {
+    def state_dict(self) -> dict[str, Any]:
+        """What ``save`` writes: networks, optimizers, noise, hyper-parameters, counters, best result."""
+        return {
             "format": _FORMAT, "autoq_version": __version__, "config": asdict(self.config), "seed": self.seed,
             "env_signature": self.env_signature, "hlc": self.hlc.state_dict(), "llc": self.llc.state_dict(),
             "num_timesteps": self.num_timesteps, "num_episodes": self.num_episodes,
             "best_config": self.best_config, "best_metrics": self.best_metrics,
-        })
+        }
+
+    def training_state(self) -> dict[str, Any]:
+        """What a checkpoint needs beyond ``state_dict`` to continue learning exactly, between episodes:
+        the replay buffers, the warm-up generator, the episode log and the env's current observation."""
+        if self._episode.steps:
+            raise RuntimeError("training_state is taken between episodes, not inside one")
+        return {"hlc_buffer": replay_buffer_state(self.hlc.replay_buffer),
+                "llc_buffer": replay_buffer_state(self.llc.replay_buffer),
+                "rng": self._rng.bit_generator.state, "episode_log": list(self.episode_log),
+                "observation": None if self._observation is None else self._observation.copy()}
+
+    def set_training_state(self, state: dict[str, Any]) -> None:
+        """Restore ``training_state``; the attached env must already be at ``state["observation"]``."""
+        set_replay_buffer_state(self.hlc.replay_buffer, state["hlc_buffer"])
+        set_replay_buffer_state(self.llc.replay_buffer, state["llc_buffer"])
+        self._rng.bit_generator.state = state["rng"]
+        self.episode_log = list(state["episode_log"])
+        self._observation = state["observation"]
+        self._episode = _EpisodeState()
+
+    def save(self, path: str | Path) -> None:
+        """Save the agent (networks, optimizers, noise, hyper-parameters, best result) to one file."""
+        atomic_io.torch_save(path, self.state_dict())
 
     @classmethod
     def load(cls, path: str | Path, env: gym.Env | VecEnv | None = None, device: str = "cpu") -> HierarchicalDDPG:
@@ -332,8 +359,13 @@ class HierarchicalDDPG:
                              f"{type(error).__name__}: {error}") from error
         if not isinstance(saved, dict) or saved.get("format") != _FORMAT:
             raise ValueError(f"'{path}' is not a HierarchicalDDPG file (no '{_FORMAT}' header)")
-        config = {k: v for k, v in saved["config"].items()}
-        agent = cls(None, seed=saved["seed"], device=device, **config)
+        return cls.from_state_dict(saved, env, device)
+
+    @classmethod
+    def from_state_dict(cls, saved: dict[str, Any], env: gym.Env | VecEnv | None = None,
+                        device: str = "cpu") -> HierarchicalDDPG:
+        """An agent from ``state_dict``'s output; ``env`` must be the search problem it was trained on."""
+        agent = cls(None, seed=saved["seed"], device=device, **saved["config"])
         agent.env_signature = saved["env_signature"]
         if env is not None:
             agent.set_env(env)
@@ -348,25 +380,10 @@ class HierarchicalDDPG:
 class _EpisodeState:
     """What the agent tracks inside one episode."""
 
+    steps: int = 0
     reward: float = 0.0
     layer_reward: float = 0.0
     goal_qbn: float = 0.0
     hlc_features: np.ndarray | None = None
     hlc_action: np.ndarray | None = None
     layer_qbns: list | None = None
-
-
-def _check_signature(expected: dict, actual: dict) -> None:
-    """Refuse an env that is not the search problem an agent or checkpoint belongs to."""
-    ignored = {"autoq_version"}
-    different = {key: (expected.get(key), actual.get(key)) for key in set(expected) | set(actual)
-                 if key not in ignored and expected.get(key) != actual.get(key)}
-    if different:
-        details = "; ".join(f"{key}: saved {_short(old)} vs env {_short(new)}" for key, (old, new) in
-                            sorted(different.items()))
-        raise ValueError(f"the env does not match the one the agent was trained on ({details})")
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

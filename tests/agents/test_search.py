@@ -118,6 +118,29 @@ def test_greedy_is_deterministic(greedy) -> None:
         [row["reward"] for row in greedy.search(budget=3, seed=1).history]
 
 
+@pytest.mark.parametrize("method", ["random", "greedy"])
+def test_a_resumed_search_replays_its_evaluations_and_goes_on_as_before(small_env, greedy, method) -> None:
+    make = (lambda: greedy) if method == "greedy" else (lambda: RandomSearch(small_env))
+    whole = make().search(budget=4, seed=3)
+    first = make()
+    first.search(budget=4, seed=3, callback=lambda metrics: metrics["evaluation"] < 2)  # stopped after 2
+    evaluated, replayed = [], make()
+    resumed = replayed.search(budget=4, seed=3, replay=first.evaluations, callback=evaluated.append)
+    assert [m["evaluation"] for m in evaluated] == [3, 4]  # only the new ones are evaluated and reported
+    assert resumed.best_config == whole.best_config
+    strip = [{k: v for k, v in row.items() if k != "wall_time_s"} for row in whole.history]
+    assert [{k: v for k, v in row.items() if k != "wall_time_s"} for row in resumed.history] == strip
+
+
+def test_a_replay_that_is_not_this_search_is_refused(small_env) -> None:
+    done = RandomSearch(small_env)
+    done.search(budget=2, seed=3)
+    with pytest.raises(ValueError, match="evaluation 1 to replay is not the configuration this search proposes"):
+        RandomSearch(small_env).search(budget=3, seed=4, replay=done.evaluations)
+    with pytest.raises(ValueError, match="2 evaluations to replay exceed the budget of 1"):
+        RandomSearch(small_env).search(budget=1, seed=3, replay=done.evaluations)
+
+
 def test_greedy_meets_the_budget_in_resource_mode(resource_env) -> None:
     result = GreedySensitivitySearch(resource_env).search(budget=3)
     assert len(result.history) == 3
