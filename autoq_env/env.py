@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import math
+import numbers
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -10,6 +11,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 from gymnasium import spaces
 
 from autoq_env.data import DATASETS, SEARCH_POOL_SAMPLES
@@ -47,7 +49,7 @@ KERNEL_FEATURES = OBSERVATION_FEATURES[18:25]
 
 
 def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:  # `in` on a numpy array would compare elementwise
         raise ValueError(f"unknown {name} {value!r}; allowed: {', '.join(map(repr, allowed))}")
     return value
 
@@ -63,6 +65,22 @@ def _check_bits(bits: Any) -> tuple[int, int]:
     if b_min > b_max:
         raise ValueError(f"bits=(b_min, b_max) needs b_min <= b_max, got ({b_min}, {b_max})")
     return b_min, b_max
+
+
+def _check_device(device: Any) -> None:
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a string such as 'cpu' or 'cuda', got {device!r}")
+    try:
+        kind = torch.device(device).type
+    except RuntimeError as error:
+        raise ValueError(f"unknown device {device!r}; use a torch device such as 'cpu', 'cuda' or 'cuda:0'") from error
+    if kind == "meta":
+        raise ValueError("device='meta' holds no data to evaluate on; use 'cpu' or 'cuda'")
+    if kind not in ("cpu", "cuda"):  # CUDA's availability is checked (with its own message) by get_problem
+        try:
+            torch.empty(0, device=device)
+        except Exception as error:  # by backend: RuntimeError, NotImplementedError, AssertionError, ImportError
+            raise ValueError(f"device {device!r} is not available in this torch build: {error}") from error
 
 
 class AutoQEnv(gym.Env):
@@ -83,8 +101,9 @@ class AutoQEnv(gym.Env):
     ``action[1]`` the goal; on a kernel step ``action[0]`` sets the kernel's QBN and ``action[1]`` is
     ignored. A QBN comes from ``[-1, 1]`` cut into ``b_max - b_min + 1`` equal bins (bin ``i`` gives
     ``b_min + i``); the goal maps linearly onto ``[b_min, b_max]``. Finite values outside ``[-1, 1]``
-    are clipped; NaN, infinity or a wrong shape raise ``ValueError``. In ``mode="resource"`` a QBN is
-    lowered to ``qbn_cap`` when needed, so that the budget can still be met (see Rewards).
+    are clipped; NaN, infinity or a wrong shape raise ``ValueError``, values that are not real numbers
+    (strings, complex, ...) ``TypeError``. In ``mode="resource"`` a QBN is lowered to ``qbn_cap`` when
+    needed, so that the budget can still be met (see Rewards).
 
     ## Observation Space
 
@@ -183,15 +202,19 @@ class AutoQEnv(gym.Env):
         elif isinstance(reward_weights, Mapping):
             unknown = set(reward_weights) - set(asdict(RewardWeights()))
             if unknown:
-                raise ValueError(f"unknown reward weights {sorted(unknown)}; allowed: "
+                raise ValueError(f"unknown reward weights {sorted(unknown, key=repr)}; allowed: "
                                  f"{', '.join(asdict(RewardWeights()))}")
             reward_weights = RewardWeights(**reward_weights)
         elif not isinstance(reward_weights, RewardWeights):
             raise TypeError("reward_weights must be a RewardWeights, a dict or None, got "
                             f"{type(reward_weights).__name__}")
         self.reward_weights = reward_weights
-        if not isinstance(device, str):
-            raise TypeError(f"device must be a string such as 'cpu' or 'cuda', got {device!r}")
+        _check_device(device)
+        for name, path in (("data_root", data_root), ("checkpoint", checkpoint)):
+            if path is not None and not isinstance(path, (str, os.PathLike)):
+                raise TypeError(f"{name} must be None or a path (str or os.PathLike), got {path!r}")
+            if isinstance(path, str) and "\0" in path:
+                raise ValueError(f"{name} must be a path without NUL characters, got {path!r}")
         self.accelerator = get_accelerator(accelerator, preset)
 
         self.problem: QuantizationProblem = get_problem(
@@ -218,7 +241,7 @@ class AutoQEnv(gym.Env):
         if budget is None:
             return 0.5
         if isinstance(budget, bool) or not isinstance(budget, (int, float, np.floating, np.integer)) \
-                or not math.isfinite(budget) or not 0 < budget <= 1:
+                or not 0 < budget <= 1:  # also rejects NaN; no math.isfinite: it overflows on huge ints
             raise ValueError(f"budget must be a fraction of the 8-bit model's {self.budget_metric} in (0, 1], "
                              f"got {budget!r}")
         return float(budget)
@@ -399,16 +422,30 @@ class AutoQEnv(gym.Env):
         return self._observation(), {"step_kind": "layer", "layer": 0, "kernel": -1}
 
     def action_to_qbn(self, value: float) -> int:
-        """The QBN of one action value in ``[-1, 1]`` (equal-width bins over ``b_min..b_max``)."""
+        """The QBN of one action value in ``[-1, 1]`` (equal-width bins over ``b_min..b_max``); values
+        outside ``[-1, 1]`` are clipped, NaN raises ``ValueError``."""
+        clipped = min(max(value, -1.0), 1.0)
+        if clipped != clipped:
+            raise ValueError(f"an action value must be a number in [-1, 1], got {value!r}")
         bins = self.b_max - self.b_min + 1
-        return self.b_min + min(int((value + 1.0) / 2.0 * bins), bins - 1)
+        return self.b_min + min(int((clipped + 1.0) / 2.0 * bins), bins - 1)
 
     def check_action(self, action: Any) -> np.ndarray:
-        """``action`` as a float array clipped to ``[-1, 1]``; a wrong shape or non-finite value raises."""
+        """``action`` as a float array clipped to ``[-1, 1]``; a wrong shape or non-finite value raises.
+
+        Real numbers (float, int or bool arrays, or sequences of real numbers) are accepted; strings,
+        bytes, complex numbers, dates and records raise ``TypeError``.
+        """
         try:
-            array = np.asarray(action, dtype=np.float64)
+            raw = np.asarray(action)
+            if raw.dtype.kind not in "biuf" and not (
+                    raw.dtype.kind == "O" and all(isinstance(v, numbers.Real) for v in raw.flat)):
+                raise TypeError(f"not an array of real numbers (dtype {raw.dtype})")
+            array = raw.astype(np.float64)
         except (TypeError, ValueError) as error:
             raise TypeError(f"action must be an array of 2 floats in [-1, 1], got {action!r}") from error
+        except OverflowError as error:  # a Python int beyond float's range
+            raise ValueError(f"action must be finite (no NaN or infinity), got {action!r}") from error
         if array.shape != (2,):
             raise ValueError(f"action must have shape (2,), got shape {array.shape}")
         if not np.all(np.isfinite(array)):
@@ -503,24 +540,29 @@ class AutoQEnv(gym.Env):
             raise ValueError("a configuration is a dict with exactly the keys 'activation_qbn' (one int per layer) "
                              "and 'kernel_qbn' (one list of ints per layer, one per kernel)")
         activation, kernels = config["activation_qbn"], config["kernel_qbn"]
-        if not isinstance(activation, (list, tuple, np.ndarray)) or len(activation) != self.num_layers \
+        if isinstance(activation, np.ndarray) and activation.ndim == 1:
+            activation = list(activation)
+        if not isinstance(activation, (list, tuple)) or len(activation) != self.num_layers \
                 or not isinstance(kernels, (list, tuple)) or len(kernels) != self.num_layers:
             raise ValueError(f"a configuration needs {self.num_layers} activation QBNs and {self.num_layers} lists of "
                              "kernel QBNs")
         arrays = []
         for index, (values, spec) in enumerate(zip(kernels, self.specs)):
-            array = np.asarray(values)
+            try:
+                array = np.asarray(values)
+            except ValueError as error:  # ragged nesting
+                raise ValueError(f"layer {index} ({spec.name}) needs {spec.c_out} kernel QBNs, got ragged nested "
+                                 "sequences") from error
             if array.shape != (spec.c_out,):
                 raise ValueError(f"layer {index} ({spec.name}) needs {spec.c_out} kernel QBNs, got shape {array.shape}")
             arrays.append(array)
-        everything = np.concatenate([np.asarray(activation, dtype=object).ravel(),
-                                     *[a.astype(object).ravel() for a in arrays]])
+        # element by element (no numpy conversion): nested lists fail here, and Python ints beyond int64 compare exactly
+        everything = [*activation, *(v for a in arrays for v in a.tolist())]
         if not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in everything):
             raise TypeError("every QBN in a configuration must be an integer (unassigned entries are not allowed)")
-        values = everything.astype(np.int64)
-        if values.min() < self.b_min or values.max() > self.b_max:
-            raise ValueError(f"QBNs must lie in this env's bits range {self.b_min}..{self.b_max}, got "
-                             f"{values.min()}..{values.max()}")
+        low, high = min(int(v) for v in everything), max(int(v) for v in everything)
+        if low < self.b_min or high > self.b_max:
+            raise ValueError(f"QBNs must lie in this env's bits range {self.b_min}..{self.b_max}, got {low}..{high}")
         return [int(a) for a in activation], [a.astype(np.int64) for a in arrays]
 
     def evaluate(self, config: Mapping, split: str = "search") -> dict:

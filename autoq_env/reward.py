@@ -26,7 +26,10 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 MODES = ("accuracy", "resource")
+MAX_WEIGHT = 1e6  # larger weights would let a reward overflow to infinity
 
 
 @dataclass(frozen=True)
@@ -42,9 +45,11 @@ class RewardWeights:
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                    or value < 0:
-                raise ValueError(f"reward weight {name} must be a finite number >= 0, got {value!r}")
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise TypeError(f"reward weight {name} must be a number, got {type(value).__name__} {value!r}")
+            if not (0 <= value <= MAX_WEIGHT):  # exact for huge ints, False for NaN
+                raise ValueError(f"reward weight {name} must be a number in [0, {MAX_WEIGHT:g}], got {value!r}")
+            object.__setattr__(self, name, float(value))
 
     def cost_term(self, latency_rel: float, energy_rel: float) -> float:
         """``-psi_l log(lat) - psi_e log(en)``: the reward earned by cutting cost."""
