@@ -187,7 +187,10 @@ def write_benchmark_record(out: Path, record: dict[str, Any]) -> None:
     path = out / "benchmark.json"
     history: list[dict[str, Any]] = []
     if path.is_file():
-        previous = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            previous = atomic_io.read_json(path)
+        except ValueError as error:
+            raise SystemExit(f"{error}; move it away to start the benchmark record again") from error
         if previous.get("profile") != record["profile"]:
             raise SystemExit(f"{out} holds a {previous.get('profile')!r} benchmark; this is {record['profile']!r}: "
                              "choose another --out")

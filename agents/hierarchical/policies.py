@@ -1,7 +1,13 @@
 """One DDPG actor-critic of the hierarchy: a stable-baselines3 ``TD3Policy`` and its replay buffer.
 
 DDPG is TD3 with one critic, no target-policy smoothing and an actor update at every critic update
-(stable-baselines3's ``DDPG`` is built the same way). ``Controller.train`` is that update.
+(stable-baselines3's ``DDPG`` is built the same way). ``Controller.train`` is that update, written
+for networks this small (300x300, batch 64), where per-call overhead costs as much as the matrix
+products: minibatches are gathered for all of a ``train`` call's updates at once, the networks are
+called directly, the actor's backward pass skips the critic's weight gradients (which the critic's
+next ``zero_grad`` used to discard), Adam is the fused single-kernel implementation, and the target
+networks are updated with ``torch._foreach`` ops. ``python -m benchmarks.agent_speed`` measures it
+against stable-baselines3's sampling and update path.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import torch as th
 import torch.nn.functional as F
 from gymnasium import spaces
 from stable_baselines3.common.buffers import ReplayBuffer
-from stable_baselines3.common.utils import polyak_update
+from stable_baselines3.common.torch_layers import FlattenExtractor
 from stable_baselines3.td3.policies import TD3Policy
 
 from agents.noise import DecayingTruncatedNormalNoise
@@ -24,6 +30,10 @@ from autoq_env.env import FEATURE_INDEX, LAYER_FEATURES, OBSERVATION_FEATURES
 # the layer and the kernel's own statistics.
 HLC_FEATURES = (*LAYER_FEATURES, "qbn_cap", "latency_rel_estimate", "energy_rel_estimate", "progress")
 LLC_FEATURES = OBSERVATION_FEATURES[1:]
+# Mixed into the seed of each controller's minibatch generator, so that it draws a stream of its own,
+# not the one of the exploration noise seeded with the same number.
+SAMPLE_STREAM = 0x5A3D
+_FUSED_ADAM_DEVICES = ("cpu", "cuda")  # where torch.optim.Adam(fused=True) has a kernel
 
 
 class Controller:
@@ -36,23 +46,32 @@ class Controller:
     :param buffer_size: replay buffer capacity in transitions (bounded memory).
     :param noise_sigma: initial std of the truncated-normal exploration noise, decayed by
         ``noise_decay`` per episode down to ``noise_min_sigma``.
+    :param seed: seeds the exploration noise (``seed``) and the minibatch sampler
+        (``[seed, SAMPLE_STREAM]``); ``None``: fresh entropy.
+
+    Minibatches are drawn uniformly, with replacement, from the filled part of ``replay_buffer`` (as
+    stable-baselines3's ``ReplayBuffer.sample``), by ``sample_rng``, a ``numpy.random.Generator``
+    (PCG64) of this controller, not numpy's global generator; its state is part of ``state_dict``.
     """
 
     def __init__(self, features: Sequence[str], action_dim: int, net_arch: Sequence[int], actor_lr: float,
                  critic_lr: float, buffer_size: int, noise_sigma: float, noise_decay: float, noise_min_sigma: float,
                  seed: int | None, device: str | th.device = "cpu") -> None:
+        self.device = th.device(device)
         self.feature_index = np.array([FEATURE_INDEX[name] for name in features])
         self.observation_space = spaces.Box(-1.0, 1.0, shape=(len(features),), dtype=np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(action_dim,), dtype=np.float32)
         self.policy = TD3Policy(self.observation_space, self.action_space, lambda _: critic_lr,
-                                net_arch=list(net_arch), n_critics=1).to(device)
+                                net_arch=list(net_arch), n_critics=1,
+                                optimizer_kwargs={"fused": self.device.type in _FUSED_ADAM_DEVICES}).to(self.device)
+        _check_flatten(self.policy)
         for group in self.policy.actor.optimizer.param_groups:
             group["lr"] = actor_lr
-        self.replay_buffer = ReplayBuffer(buffer_size, self.observation_space, self.action_space, device=device,
+        self.replay_buffer = ReplayBuffer(buffer_size, self.observation_space, self.action_space, device=self.device,
                                           handle_timeout_termination=False)
         self.noise = DecayingTruncatedNormalNoise(np.zeros(action_dim), sigma=noise_sigma, decay=noise_decay,
                                                   min_sigma=noise_min_sigma, seed=seed)
-        self.device = th.device(device)
+        self.sample_rng = np.random.default_rng(None if seed is None else [seed, SAMPLE_STREAM])
 
     def select(self, observation: np.ndarray) -> np.ndarray:
         """This controller's features of one or more env observations."""
@@ -60,8 +79,9 @@ class Controller:
 
     def act(self, features: np.ndarray, explore: bool) -> np.ndarray:
         """Deterministic actor output, plus exploration noise when ``explore``, clipped to ``[-1, 1]``."""
-        with th.no_grad():
-            action = self.policy.actor(th.as_tensor(features, device=self.device).reshape(1, -1)).cpu().numpy()[0]
+        observation = th.as_tensor(np.asarray(features, dtype=np.float32).reshape(1, -1), device=self.device)
+        with th.inference_mode():
+            action = self.policy.actor.mu(observation)[0].cpu().numpy()
         if explore:
             action = action + self.noise()
         return np.clip(action, -1.0, 1.0).astype(np.float32)
@@ -71,40 +91,97 @@ class Controller:
         self.replay_buffer.add(features[None], next_features[None], action[None], np.array([reward]),
                                np.array([done]), [{}])
 
+    def sample_indices(self, gradient_steps: int, batch_size: int) -> np.ndarray:
+        """Replay-buffer rows of ``gradient_steps`` minibatches, shape ``(gradient_steps, batch_size)``:
+        uniform over the filled part, drawn from ``sample_rng`` in one call."""
+        buffer = self.replay_buffer
+        return self.sample_rng.integers(0, buffer.buffer_size if buffer.full else buffer.pos,
+                                        size=(gradient_steps, batch_size))
+
     def train(self, gradient_steps: int, batch_size: int, gamma: float, tau: float) -> dict[str, float]:
-        """``gradient_steps`` DDPG updates on minibatches from the replay buffer; returns mean losses."""
+        """``gradient_steps`` DDPG updates on minibatches from the replay buffer; returns mean losses.
+
+        Each update: the critic regresses ``Q(s, a)`` on ``r + (1 - d) * gamma * Q'(s', pi'(s'))``
+        (mean squared error), then the actor minimises ``-Q(s, pi(s))``, then both target networks
+        move towards their networks by ``tau`` (polyak averaging).
+        """
         if self.replay_buffer.size() == 0 or gradient_steps <= 0:
             return {}
-        self.policy.set_training_mode(True)
-        actor, critic = self.policy.actor, self.policy.critic
+        policy = self.policy
+        actor, critic = policy.actor.mu, policy.critic.q_networks[0]
+        actor_target, critic_target = policy.actor_target.mu, policy.critic_target.q_networks[0]
+        actor_params, critic_params = list(actor.parameters()), list(critic.parameters())
+        actor_optimizer, critic_optimizer = policy.actor.optimizer, policy.critic.optimizer
+        targets = list(actor_target.parameters()) + list(critic_target.parameters())
+        sources = actor_params + critic_params
+        observations, actions, next_observations, rewards, dones = self._minibatches(gradient_steps, batch_size)
         actor_losses, critic_losses = [], []
-        for _ in range(gradient_steps):
-            batch = self.replay_buffer.sample(batch_size)
+        policy.set_training_mode(True)
+        for step in range(gradient_steps):
+            observation, next_observation = observations[step], next_observations[step]
             with th.no_grad():
-                next_q = self.policy.critic_target.q1_forward(batch.next_observations,
-                                                              self.policy.actor_target(batch.next_observations))
-                target_q = batch.rewards + (1 - batch.dones) * gamma * next_q
-            critic_loss = F.mse_loss(critic.q1_forward(batch.observations, batch.actions), target_q)
-            critic.optimizer.zero_grad()
+                next_q = critic_target(th.cat([next_observation, actor_target(next_observation)], dim=1))
+                target_q = rewards[step] + (1 - dones[step]) * gamma * next_q
+            critic_loss = F.mse_loss(critic(th.cat([observation, actions[step]], dim=1)), target_q)
+            for param in critic_params:
+                param.grad = None
             critic_loss.backward()
-            critic.optimizer.step()
-            actor_loss = -critic.q1_forward(batch.observations, actor(batch.observations)).mean()
-            actor.optimizer.zero_grad()
-            actor_loss.backward()
-            actor.optimizer.step()
-            polyak_update(critic.parameters(), self.policy.critic_target.parameters(), tau)
-            polyak_update(actor.parameters(), self.policy.actor_target.parameters(), tau)
-            actor_losses.append(actor_loss.item())
-            critic_losses.append(critic_loss.item())
-        self.policy.set_training_mode(False)
-        return {"actor_loss": float(np.mean(actor_losses)), "critic_loss": float(np.mean(critic_losses))}
+            critic_optimizer.step()
+            actor_loss = -critic(th.cat([observation, actor(observation)], dim=1)).mean()
+            for param in actor_params:
+                param.grad = None
+            actor_loss.backward(inputs=actor_params)  # the critic's weight gradients are not needed
+            actor_optimizer.step()
+            with th.no_grad():
+                th._foreach_mul_(targets, 1 - tau)
+                th._foreach_add_(targets, sources, alpha=tau)
+            actor_losses.append(actor_loss.detach())
+            critic_losses.append(critic_loss.detach())
+        policy.set_training_mode(False)
+        return {"actor_loss": float(np.mean(th.stack(actor_losses).tolist())),
+                "critic_loss": float(np.mean(th.stack(critic_losses).tolist()))}
+
+    def _minibatches(self, gradient_steps: int, batch_size: int) -> list[th.Tensor]:
+        """Observations, actions, next observations, rewards and dones of ``gradient_steps`` minibatches,
+        each of shape ``(gradient_steps, batch_size, ...)``, gathered at once on ``self.device`` (the
+        buffer has ``handle_timeout_termination`` off, so its dones are what SB3's ``sample`` returns)."""
+        rows = self.sample_indices(gradient_steps, batch_size).reshape(-1)
+        buffer = self.replay_buffer
+        return [th.as_tensor(array[rows, 0].reshape(gradient_steps, batch_size, -1), device=self.device)
+                for array in (buffer.observations, buffer.actions, buffer.next_observations, buffer.rewards,
+                              buffer.dones)]
 
     def state_dict(self) -> dict:
         return {"policy": self.policy.state_dict(), "actor_optimizer": self.policy.actor.optimizer.state_dict(),
-                "critic_optimizer": self.policy.critic.optimizer.state_dict(), "noise": self.noise.get_state()}
+                "critic_optimizer": self.policy.critic.optimizer.state_dict(), "noise": self.noise.get_state(),
+                "sample_rng": self.sample_rng.bit_generator.state}
 
     def load_state_dict(self, state: dict) -> None:
         self.policy.load_state_dict(state["policy"])
-        self.policy.actor.optimizer.load_state_dict(state["actor_optimizer"])
-        self.policy.critic.optimizer.load_state_dict(state["critic_optimizer"])
+        _load_optimizer(self.policy.actor.optimizer, state["actor_optimizer"])
+        _load_optimizer(self.policy.critic.optimizer, state["critic_optimizer"])
         self.noise.set_state(state["noise"])
+        if "sample_rng" in state:  # absent from files saved before minibatches had a generator of their own
+            self.sample_rng.bit_generator.state = state["sample_rng"]
+
+
+
+def _check_flatten(policy: TD3Policy) -> None:
+    """``train`` and ``act`` call the actor's and critic's MLPs directly: their features extractors must
+    be the identity that stable-baselines3 builds for a flat ``Box`` (``FlattenExtractor``)."""
+    for network in (policy.actor, policy.actor_target, policy.critic, policy.critic_target):
+        if not isinstance(network.features_extractor, FlattenExtractor):
+            raise TypeError(f"expected a FlattenExtractor, got {type(network.features_extractor).__name__}")
+
+
+def _load_optimizer(optimizer: th.optim.Optimizer, state: dict) -> None:
+    """``optimizer.load_state_dict(state)``, keeping the optimizer's own implementation flags: a state
+    saved without fused Adam (older files) would otherwise switch it back to the slower kernel."""
+    flags = [(group.get("fused"), group.get("foreach")) for group in optimizer.param_groups]
+    optimizer.load_state_dict(state)
+    for group, (fused, foreach) in zip(optimizer.param_groups, flags, strict=True):
+        group["fused"], group["foreach"] = fused, foreach
+        for param in group["params"] if fused else ():
+            param_state = optimizer.state.get(param, {})
+            if "step" in param_state:  # the fused kernel keeps its step counts on the parameters' device
+                param_state["step"] = param_state["step"].to(device=param.device, dtype=th.float32)
