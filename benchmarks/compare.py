@@ -39,11 +39,14 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import multiprocessing
 import os
 import platform
+import signal
 import subprocess
 import sys
 import traceback
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -52,7 +55,7 @@ import gymnasium as gym
 from tqdm import tqdm
 
 import autoq_env  # noqa: F401  (registers the envs)
-from agents.checkpoint import CHECKPOINT_FILE
+from agents.checkpoint import CHECKPOINT_FILE, StopSignals
 from agents.cli import positive_int
 from agents.hyperparams import DEFAULT_FILES, HYPERPARAMS_DIR, load_hyperparams
 from agents.runner import RunInterrupted, RunSpec, prepare_out, run_search
@@ -224,6 +227,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--search-samples", type=_search_samples,
                         help="images in the search split (default the env's, --quick "
                              f"{QUICK.search_samples})")
+    parser.add_argument("--jobs", type=positive_int, default=1,
+                        help="runs at once, each in its own process with cpu_count/jobs torch threads (default 1: "
+                             "one run at a time in this process)")
     args = parser.parse_args(argv)
     if args.settings and args.resource:
         parser.error("give either --settings or --resource")
@@ -257,35 +263,102 @@ def main(argv: list[str] | None = None) -> None:
     }
     write_benchmark_record(out, record)
 
-    envs: dict[str, gym.Env] = {}  # one per setting, reused by its runs (the problem is cached per process)
-    failed: list[Path] = []
-    with tqdm(total=len(runs), initial=len(done), desc="runs", unit="run") as bar:
-        for run in runs:
-            folder = run.folder(out)
-            if folder in done:
-                continue
-            bar.set_postfix_str(str(folder.relative_to(out)))
-            resume = (folder / CHECKPOINT_FILE).is_file()  # an unfinished run goes on from its checkpoint,
-            if not resume:  # or is redone from its start
-                prepare_out(folder, overwrite=True)
-            if run.setting not in envs:
-                envs[run.setting] = gym.make(ENV_ID, **env_kwargs[run.setting])
-            try:
-                run_search(run.spec, envs[run.setting], folder, progress_bar=False, command=record["command"],
-                           settings=run.settings, resume=resume)
-            except RunInterrupted as stop:
-                raise SystemExit(f"benchmark interrupted: {stop}; run the same command again to go on") from None
-            except Exception:  # one broken method must not cost the other runs; its run.json stays "running"
-                failed.append(folder)
-                tqdm.write(f"run {folder} failed:\n{traceback.format_exc()}", file=sys.stderr)
-            bar.update()
-    for env in envs.values():
-        env.close()
+    pending = [run for run in runs if run.folder(out) not in done]
+    outcomes = execute_runs(pending, out, record["command"], args.jobs, len(runs), len(done))
+    failed = [folder for status, folder, _ in outcomes if status == "failed"]
+    interrupted = [detail for status, _, detail in outcomes if status == "interrupted"]
+    if interrupted:
+        raise SystemExit("benchmark interrupted (" + "; ".join(interrupted) + "); run the same command again to go on")
     if failed:
         raise SystemExit(f"{len(failed)} of {len(runs)} runs failed (run again to retry them): "
                          + ", ".join(map(str, failed)))
     print(f"all {len(runs)} runs finished in {out}; tables and figures: python -m benchmarks.report {out}")
 
+
+# -- executing runs ----------------------------------------------------------------------------------
+_ENVS: dict[str, gym.Env] = {}  # per process: one env per setting, reused by its runs
+
+
+def execute_run(run: PlannedRun, out: Path, command: list[str]) -> tuple[str, Path, str]:
+    """Run (or resume, from its checkpoint) one planned run; return ``(status, folder, detail)`` with
+    status ``finished``, ``interrupted`` (SIGINT/SIGTERM, checkpoint saved) or ``failed`` (traceback)."""
+    folder = run.folder(out)
+    resume = (folder / CHECKPOINT_FILE).is_file()  # an unfinished run goes on from its checkpoint,
+    try:
+        if not resume:  # or is redone from its start
+            prepare_out(folder, overwrite=True)
+        if run.setting not in _ENVS:
+            _ENVS[run.setting] = gym.make(ENV_ID, **run.settings["env_kwargs"])
+        run_search(run.spec, _ENVS[run.setting], folder, progress_bar=False, command=command, settings=run.settings,
+                   resume=resume)
+    except RunInterrupted as stop:
+        return "interrupted", folder, str(stop)
+    except Exception:  # one broken method must not cost the other runs; its run.json stays "running"
+        return "failed", folder, traceback.format_exc()
+    return "finished", folder, ""
+
+
+def _init_worker(threads: int) -> None:
+    """A worker process: its own torch threads; SIGINT/SIGTERM are ignored while it waits for a run
+    (``run_search`` handles them during one: it finishes the episode and saves a checkpoint)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def execute_runs(runs: list[PlannedRun], out: Path, command: list[str], jobs: int, total: int,
+                 done: int) -> list[tuple[str, Path, str]]:
+    """Execute ``runs``: in this process (``jobs=1``) or in ``jobs`` worker processes of
+    ``cpu_count // jobs`` torch threads each. A signal stops new runs from starting; the runs under way
+    finish their episode and save a checkpoint (SIGTERM is passed on to the workers; Ctrl-C reaches
+    them itself)."""
+    outcomes: list[tuple[str, Path, str]] = []
+
+    def report(outcome: tuple[str, Path, str], bar: tqdm) -> None:
+        outcomes.append(outcome)
+        status, folder, detail = outcome
+        if status == "failed":
+            tqdm.write(f"run {folder} failed:\n{detail}", file=sys.stderr)
+        bar.update()
+
+    with tqdm(total=total, initial=done, desc="runs", unit="run") as bar:
+        if jobs == 1:
+            for run in runs:
+                bar.set_postfix_str(str(run.folder(out).relative_to(out)))
+                report(execute_run(run, out, command), bar)
+                if outcomes[-1][0] == "interrupted":
+                    break
+            return outcomes
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        context = multiprocessing.get_context("spawn")  # no fork of a process that has started torch threads
+        with StopSignals("no new runs start; the runs under way save a checkpoint after their episode") as signals, \
+                ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(threads,)) as pool:
+            futures = [pool.submit(execute_run, run, out, command) for run in runs]
+            forwarded = False
+            for future in _as_completed_or_signalled(futures, signals):
+                if signals.requested is not None and not forwarded:
+                    forwarded = True
+                    for future_left in futures:
+                        future_left.cancel()
+                    if signals.requested == signal.SIGTERM:
+                        for child in multiprocessing.active_children():
+                            os.kill(child.pid, signal.SIGTERM)
+                if future is not None:
+                    report(future.result(), bar)
+    return outcomes
+
+
+def _as_completed_or_signalled(futures: list, signals: StopSignals):
+    """The futures as they complete, and ``None`` every second while a signal awaits handling."""
+    waiting = set(futures)
+    while waiting:
+        finished, waiting = wait(waiting, timeout=1.0, return_when=FIRST_COMPLETED)
+        waiting = {future for future in waiting if not future.cancelled()}
+        yield from (future for future in finished if not future.cancelled())
+        if signals.requested is not None:
+            yield None
 
 if __name__ == "__main__":
     main()

@@ -260,3 +260,14 @@ def test_a_finished_run_made_otherwise_is_never_overwritten(tmp_path: Path) -> N
         compare.finished_run(run, tmp_path)
     (folder / "run.json").write_text(json.dumps({"status": "running"}))
     assert not compare.finished_run(run, tmp_path)
+
+
+def test_parallel_jobs_finish_every_run_each_once(tmp_path: Path) -> None:
+    out = tmp_path / "parallel"
+    compare.main(["--quick", "--methods", "random", "uniform", "--episodes", "2", "--seeds", "2",
+                  "--settings", "accuracy-temporal", "--jobs", "2", "--out", str(out)])
+    statuses = _statuses(out)
+    assert len(statuses) == 5 and set(statuses.values()) == {"finished"}  # 3 uniform references, 2 seeds of random
+    for folder in statuses:
+        rows = list(csv.DictReader(open(folder / "episodes.csv")))
+        assert [row["episode"] for row in rows] == (["1"] if "uniform" in folder.parent.name else ["1", "2"])
