@@ -82,13 +82,7 @@ def write_checkpoint(path: Path, run: dict[str, Any], payload: dict[str, Any]) -
 
 def read_checkpoint(path: Path, run: dict[str, Any]) -> dict[str, Any]:
     """Read a checkpoint and check that it belongs to ``run``; raise ``ValueError`` saying why not."""
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at '{path}'")
-    try:
-        saved = th.load(path, map_location="cpu", weights_only=False)
-    except Exception as error:
-        raise ValueError(f"'{path}' is not a readable checkpoint (truncated or corrupt): "
-                         f"{type(error).__name__}: {error}") from error
+    saved = atomic_io.read_torch(path, "checkpoint", weights_only=False)
     if not isinstance(saved, dict) or saved.get("format") != FORMAT:
         raise ValueError(f"'{path}' is not an autoq checkpoint (no '{FORMAT}' header)")
     if saved.get("autoq_version") != __version__:

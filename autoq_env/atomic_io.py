@@ -74,3 +74,18 @@ def read_json(path: str | os.PathLike) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise ValueError(f"'{path}' is not valid JSON (truncated or corrupt?): {error}") from None
+
+
+def read_torch(path: str | os.PathLike, what: str, weights_only: bool = True, map_location: Any = "cpu") -> Any:
+    """``torch.load`` a file; raise ``FileNotFoundError`` or ``ValueError`` naming ``what`` and the file
+    when it is missing, torn or not a torch file. ``weights_only=False`` only for the project's own files."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} '{path}' does not exist")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=weights_only)
+    except Exception as error:
+        raise ValueError(f"{what} '{path}' cannot be read (truncated, corrupt or not made by torch.save): "
+                         f"{type(error).__name__}: {error}") from error

@@ -349,14 +349,7 @@ class HierarchicalDDPG:
     @classmethod
     def load(cls, path: str | Path, env: gym.Env | VecEnv | None = None, device: str = "cpu") -> HierarchicalDDPG:
         """Load an agent saved with ``save``; ``env`` must be the same search problem it was trained on."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"saved agent '{path}' does not exist")
-        try:
-            saved = th.load(path, map_location=device, weights_only=False)
-        except Exception as error:
-            raise ValueError(f"'{path}' is not a readable HierarchicalDDPG file (truncated or corrupt): "
-                             f"{type(error).__name__}: {error}") from error
+        saved = atomic_io.read_torch(path, "saved agent", weights_only=False, map_location=device)
         if not isinstance(saved, dict) or saved.get("format") != _FORMAT:
             raise ValueError(f"'{path}' is not a HierarchicalDDPG file (no '{_FORMAT}' header)")
         return cls.from_state_dict(saved, env, device)

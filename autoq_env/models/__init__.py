@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import torch
 from torch import nn
 
+from autoq_env import atomic_io
 from autoq_env.data import DatasetInfo
 from autoq_env.models.resnet_cifar import CifarResNet
 
@@ -42,13 +42,7 @@ def _with_input_channels(model: nn.Module, in_channels: int) -> nn.Module:
 
 def _load_checkpoint(model: nn.Module, name: str, checkpoint: str | os.PathLike) -> None:
     path = Path(checkpoint)
-    if not path.is_file():
-        raise FileNotFoundError(f"model checkpoint '{path}' does not exist")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise ValueError(f"model checkpoint '{path}' cannot be read as a torch state_dict "
-                         f"(truncated or not made by torch.save): {error}") from error
+    state = atomic_io.read_torch(path, "model checkpoint")
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):

@@ -108,6 +108,6 @@ def test_bad_input_and_mismatched_or_corrupt_files(small_env, tmp_path) -> None:
         HierarchicalDDPG.load(tmp_path / "agent.pt", env=AutoQEnv(search_samples=200, accelerator="spatial"))
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes((tmp_path / "agent.pt").read_bytes()[:200])
-    with pytest.raises(ValueError, match="truncated or corrupt"):
+    with pytest.raises(ValueError, match="truncated, corrupt"):
         HierarchicalDDPG.load(corrupt)
     assert (tmp_path / "agent.pt").stat().st_size > 1000  # the good file is untouched

@@ -148,9 +148,9 @@ def _edit_json(path: Path, edit) -> None:
 
 
 CORRUPTIONS = {
-    "truncated checkpoint": (lambda out: _cut(out / CHECKPOINT_FILE), "not a readable checkpoint"),
+    "truncated checkpoint": (lambda out: _cut(out / CHECKPOINT_FILE), "checkpoint .* cannot be read"),
     "checkpoint overwritten": (lambda out: (out / CHECKPOINT_FILE).write_bytes(b"\x00" * 64),
-                               "not a readable checkpoint"),
+                               "checkpoint .* cannot be read"),
     "checkpoint of another env": (lambda out: _edit_json(out / "run.json", lambda r: r["settings"].update(
         search_samples=300)), "belongs to another run: env.search_samples: checkpoint 200 vs now 300"),
     "truncated run.json": (lambda out: _cut(out / "run.json"), "run.json' is not valid JSON"),
