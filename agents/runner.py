@@ -21,11 +21,13 @@ import csv
 import io
 import signal
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import torch
 
 from agents.checkpoint import (
     CHECKPOINT_FILE,
@@ -182,6 +184,10 @@ def run_search(spec: RunSpec, env: gym.Env, out: Path, progress_bar: bool = True
         if saved["env_rng"] is not None:
             core.np_random.bit_generator.state = saved["env_rng"]
         set_global_rng_states(saved["rng"])  # last: building the agent reseeds the global generators
+        if saved.get("torch_threads", torch.get_num_threads()) != torch.get_num_threads():
+            warnings.warn(f"this process runs {torch.get_num_threads()} torch threads, the run was checkpointed with "
+                          f"{saved['torch_threads']}: sums may round differently, so the resumed run can differ from "
+                          "an uninterrupted one in the last digits (set OMP_NUM_THREADS to match)", stacklevel=2)
     else:
         if csv_path.exists():
             csv_path.unlink()  # a run without a checkpoint starts again from its first episode
@@ -192,6 +198,7 @@ def run_search(spec: RunSpec, env: gym.Env, out: Path, progress_bar: bool = True
     def save_checkpoint() -> None:
         write_checkpoint(checkpoint_path, identity, {
             "session": session.state(), "recorder": recorder.state(), "rng": global_rng_states(),
+            "torch_threads": torch.get_num_threads(),
             "env_rng": None if core._np_random is None else core.np_random.bit_generator.state})
 
     last_saved = recorder.episodes_done
