@@ -169,7 +169,8 @@ def _add_env_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--model", choices=MODELS)
     group.add_argument("--dataset", choices=DATASETS)
     group.add_argument("--data-root")
-    group.add_argument("--checkpoint")
+    group.add_argument("--checkpoint", help="the model's weights: 'default' (packaged) or a state_dict file "
+                                            "(not the run's checkpoint.pt: see --resume)")
     group.add_argument("--device")
 
 
