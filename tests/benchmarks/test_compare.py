@@ -271,3 +271,29 @@ def test_parallel_jobs_finish_every_run_each_once(tmp_path: Path) -> None:
     for folder in statuses:
         rows = list(csv.DictReader(open(folder / "episodes.csv")))
         assert [row["episode"] for row in rows] == (["1"] if "uniform" in folder.parent.name else ["1", "2"])
+
+
+def test_sigterm_stops_parallel_runs_with_checkpoints_and_the_rerun_finishes_them(tmp_path: Path) -> None:
+    out = tmp_path / "parallel"
+    command = [sys.executable, "-m", "benchmarks.compare", "--quick", "--methods", "hrl", "--episodes", "40",
+               "--seeds", "2", "--settings", "accuracy-temporal", "--jobs", "2", "--out", str(out)]
+    environment = {**os.environ, "PYTHONPATH": str(REPOSITORY)}
+    first = subprocess.Popen(command, cwd=REPOSITORY, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    logs = [out / "accuracy-temporal" / "hrl" / f"seed-{seed}" / "episodes.csv" for seed in (0, 1)]
+    deadline = time.monotonic() + KILL_DEADLINE_S
+    while not all(log.is_file() and log.read_text().count("\n") >= 3 for log in logs):
+        assert first.poll() is None, first.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, "the runs logged no episodes in time"
+        time.sleep(0.05)
+    first.send_signal(signal.SIGTERM)  # to the benchmark only: it passes the signal on to its workers
+    _, stderr = first.communicate(timeout=KILL_DEADLINE_S)
+    assert first.returncode != 0 and "benchmark interrupted" in stderr, stderr[-3000:]
+    for log in logs:
+        assert (log.parent / "checkpoint.pt").is_file()
+        assert json.loads((log.parent / "run.json").read_text())["status"] == "interrupted"
+    second = subprocess.run(command, cwd=REPOSITORY, env=environment, capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr[-3000:]
+    for log in logs:
+        assert [row["episode"] for row in csv.DictReader(open(log))] == [str(e) for e in range(1, 41)]
+        assert not (log.parent / "checkpoint.pt").exists()
