@@ -121,8 +121,9 @@ def test_sigint_saves_a_checkpoint_says_how_to_go_on_and_resumes_exactly(workdir
     assert "checkpoint saved to" in stopped.stderr and f"autoq search --resume --out {original}" in stopped.stderr
     record = json.loads((original / "run.json").read_text())
     assert record["status"] == "interrupted"
-    # the episode under way when the signal came was finished and kept
-    assert len(read_episode_csv(original / "episodes.csv")) == record["episodes_done"] >= 3
+    # the signal came after episode 2 was logged: during its training (the run stops after it) or during
+    # episode 3 (finished and kept); either way every logged episode is in the checkpoint
+    assert len(read_episode_csv(original / "episodes.csv")) == record["episodes_done"] >= 2
     out = workdir / "interrupted-resumed"
     shutil.copytree(original, out)
     resumed = run_to_end([sys.executable, "-m", "agents.cli", "search", "--resume", "--out", str(out), "--no-progress"])
