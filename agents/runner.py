@@ -22,6 +22,7 @@ import io
 import signal
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,11 +162,13 @@ def _episode_log_for_resume(path: Path, rows: list[dict]) -> None:
 
 def run_search(spec: RunSpec, env: gym.Env, out: Path, progress_bar: bool = True, command: list[str] | None = None,
                settings: dict[str, Any] | None = None, checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
-               resume: bool = False) -> RunResult:
+               resume: bool = False, stop_signal: Callable[[], int] | None = None) -> RunResult:
     """Run ``spec`` on ``env`` and write every result file into ``out`` (prepared with ``prepare_out``).
 
     :param checkpoint_every: save a checkpoint every this many episodes (and on SIGINT/SIGTERM).
     :param resume: continue from ``out``'s checkpoint (from the start if there is none yet).
+    :param stop_signal: polled between episodes: a signal number received elsewhere (e.g. by the
+        benchmark's parent process) stops the run as that signal here would; 0 goes on.
     :raises RunInterrupted: when SIGINT/SIGTERM stopped the run (after its checkpoint was saved).
     """
     if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
@@ -204,23 +207,26 @@ def run_search(spec: RunSpec, env: gym.Env, out: Path, progress_bar: bool = True
     last_saved = recorder.episodes_done
     with StopSignals("saving a checkpoint at the end of this episode (press Ctrl-C again to stop at once, "
                      "losing the episodes since the last checkpoint)") as signals:
+        def requested() -> int | None:
+            return signals.requested or (stop_signal() if stop_signal is not None else 0) or None
+
         def at_boundary() -> bool:
             nonlocal last_saved
             done = recorder.episodes_done
-            if signals.requested is not None or (done % checkpoint_every == 0 and done > last_saved):
+            if requested() is not None or (done % checkpoint_every == 0 and done > last_saved):
                 save_checkpoint()
                 last_saved = done
-            return signals.requested is None
+            return requested() is None
 
         started = time.perf_counter()
         session.run(spec.episodes - recorder.episodes_done, recorder, at_boundary, progress_bar)
     if recorder.episodes_done < spec.episodes:
-        if signals.requested is None:
+        if requested() is None:
             raise RuntimeError(f"the {spec.agent} session stopped after {recorder.episodes_done} of {spec.episodes} "
                                "episodes without being asked to")
         atomic_io.write_json(out / "run.json", {**header, "status": "interrupted",
                                                 "episodes_done": recorder.episodes_done})
-        raise RunInterrupted(signals.requested, recorder.episodes_done, spec.episodes,
+        raise RunInterrupted(requested(), recorder.episodes_done, spec.episodes,
                              checkpoint_path)
     wall_time_s = recorder.state()["elapsed_s"]
     session.save_agent(out)

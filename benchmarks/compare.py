@@ -277,12 +277,16 @@ def main(argv: list[str] | None = None) -> None:
 
 # -- executing runs ----------------------------------------------------------------------------------
 _ENVS: dict[str, gym.Env] = {}  # per process: one env per setting, reused by its runs
+_STOP_SIGNAL: Any = None  # in a worker: the parent's shared signal number (0: go on)
 
 
 def execute_run(run: PlannedRun, out: Path, command: list[str]) -> tuple[str, Path, str]:
     """Run (or resume, from its checkpoint) one planned run; return ``(status, folder, detail)`` with
     status ``finished``, ``interrupted`` (SIGINT/SIGTERM, checkpoint saved) or ``failed`` (traceback)."""
     folder = run.folder(out)
+    stop_signal = None if _STOP_SIGNAL is None else (lambda: _STOP_SIGNAL.value)
+    if stop_signal is not None and stop_signal():
+        return "skipped", folder, ""  # the benchmark was stopped before this run began
     resume = (folder / CHECKPOINT_FILE).is_file()  # an unfinished run goes on from its checkpoint,
     try:
         if not resume:  # or is redone from its start
@@ -290,7 +294,7 @@ def execute_run(run: PlannedRun, out: Path, command: list[str]) -> tuple[str, Pa
         if run.setting not in _ENVS:
             _ENVS[run.setting] = gym.make(ENV_ID, **run.settings["env_kwargs"])
         run_search(run.spec, _ENVS[run.setting], folder, progress_bar=False, command=command, settings=run.settings,
-                   resume=resume)
+                   resume=resume, stop_signal=stop_signal)
     except RunInterrupted as stop:
         return "interrupted", folder, str(stop)
     except Exception:  # one broken method must not cost the other runs; its run.json stays "running"
@@ -298,12 +302,15 @@ def execute_run(run: PlannedRun, out: Path, command: list[str]) -> tuple[str, Pa
     return "finished", folder, ""
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, stop_signal: Any) -> None:
     """A worker process: its own torch threads; SIGINT/SIGTERM are ignored while it waits for a run
-    (``run_search`` handles them during one: it finishes the episode and saves a checkpoint)."""
+    (``run_search`` handles them during one: it finishes the episode and saves a checkpoint). The
+    parent's shared ``stop_signal`` stops its runs in the same way, and keeps it from starting more."""
+    global _STOP_SIGNAL
     import torch
 
     torch.set_num_threads(threads)
+    _STOP_SIGNAL = stop_signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
@@ -312,8 +319,8 @@ def execute_runs(runs: list[PlannedRun], out: Path, command: list[str], jobs: in
                  done: int) -> list[tuple[str, Path, str]]:
     """Execute ``runs``: in this process (``jobs=1``) or in ``jobs`` worker processes of
     ``cpu_count // jobs`` torch threads each. A signal stops new runs from starting; the runs under way
-    finish their episode and save a checkpoint (SIGTERM is passed on to the workers; Ctrl-C reaches
-    them itself)."""
+    finish their episode and save a checkpoint: the parent shares the signal with its workers (a
+    queued run that a worker takes up afterwards is skipped)."""
     outcomes: list[tuple[str, Path, str]] = []
 
     def report(outcome: tuple[str, Path, str], bar: tqdm) -> None:
@@ -333,19 +340,17 @@ def execute_runs(runs: list[PlannedRun], out: Path, command: list[str], jobs: in
             return outcomes
         threads = max(1, (os.cpu_count() or 1) // jobs)
         context = multiprocessing.get_context("spawn")  # no fork of a process that has started torch threads
+        stop_signal = context.Value("i", 0)
         with StopSignals("no new runs start; the runs under way save a checkpoint after their episode") as signals, \
-                ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(threads,)) as pool:
+                ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
+                                    initargs=(threads, stop_signal)) as pool:
             futures = [pool.submit(execute_run, run, out, command) for run in runs]
-            forwarded = False
             for future in _as_completed_or_signalled(futures, signals):
-                if signals.requested is not None and not forwarded:
-                    forwarded = True
+                if signals.requested is not None and not stop_signal.value:
+                    stop_signal.value = signals.requested
                     for future_left in futures:
                         future_left.cancel()
-                    if signals.requested == signal.SIGTERM:
-                        for child in multiprocessing.active_children():
-                            os.kill(child.pid, signal.SIGTERM)
-                if future is not None:
+                if future is not None and future.result()[0] != "skipped":
                     report(future.result(), bar)
     return outcomes
 
