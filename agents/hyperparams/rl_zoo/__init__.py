@@ -73,7 +73,7 @@ def _entry(algo: str, agent: str, episode_length: int) -> dict[str, Any]:
             entry["noise_type"], entry["noise_std"] = "normal", value
         elif key in arguments:
             entry[key] = value
-        elif key not in NOT_EXPRESSIBLE and key not in NOISE_KEYS and not any(
+        elif key not in NOT_EXPRESSIBLE and key not in NOISE_KEYS and key not in EPISODE_KEYS and not any(
                 key in _arguments(other) for other in ALGORITHMS):  # e.g. a key added to ddpg.yml later
             left_out.append(key)
     if algo == "ppo":
