@@ -80,15 +80,11 @@ class QBNHeatMap:
         self.map_box = (MARGIN, MARGIN, map_height, map_width)  # top, left, height, width
         self.activation_box = (MARGIN, 2 * MARGIN + map_width, map_height, ACTIVATION_WIDTH)
         self.legend_origin = (MARGIN, 3 * MARGIN + map_width + ACTIVATION_WIDTH)
-        # nearest-neighbour cell of every pixel row and column, and of every map pixel in the flat grid
+        # nearest-neighbour cell of every pixel row and column; a frame repeats each kernel column by its
+        # pixel count, then picks each pixel row's layer (two contiguous copies, no per-pixel gather)
         self._pixel_layer = np.arange(map_height) * num_layers // map_height
-        self._pixel_kernel = np.arange(map_width) * widest // map_width
-        self._pixel_cell = self._pixel_layer[:, None] * widest + self._pixel_kernel[None, :]
-        self._grid = np.zeros((num_layers, widest), np.int64)  # palette rows of the cells, reused per frame
-        # the palette as one uint32 per colour (RGBA bytes): one gather per frame instead of three
-        rgba = np.zeros((len(self.palette), 4), np.uint8)
-        rgba[:, :3] = self.palette
-        self._palette_words = rgba.view(np.uint32).ravel()
+        self._kernel_repeats = np.bincount(np.arange(map_width) * widest // map_width, minlength=widest)
+        self._grid = np.zeros((num_layers, widest), np.int64)  # the QBNs of the cells, reused per frame
         self._template = self._blank_frame()
 
     # -- geometry -----------------------------------------------------------------------------------
@@ -96,10 +92,10 @@ class QBNHeatMap:
         """A pixel ``(row, column)`` inside the cell of ``kernel`` of ``layer`` (its middle pixel)."""
         top, left, _, _ = self.map_box
         rows = np.flatnonzero(self._pixel_layer == layer)
-        columns = np.flatnonzero(self._pixel_kernel == kernel)
-        if rows.size == 0 or columns.size == 0:
+        first_column = int(self._kernel_repeats[:kernel].sum())
+        if rows.size == 0 or self._kernel_repeats[kernel] == 0:
             raise ValueError(f"cell ({layer}, {kernel}) has no pixel in a {FRAME_HEIGHT}x{FRAME_WIDTH} frame")
-        return top + int(rows[rows.size // 2]), left + int(columns[columns.size // 2])
+        return top + int(rows[rows.size // 2]), left + first_column + int(self._kernel_repeats[kernel]) // 2
 
     def activation_pixel(self, layer: int) -> tuple[int, int]:
         """A pixel ``(row, column)`` inside the activation cell of ``layer``."""
@@ -143,23 +139,31 @@ class QBNHeatMap:
                              f"activation QBNs and {len(kernel_qbn)} kernel rows")
         grid = self._grid
         grid[:] = 0
-        for layer, qbns in enumerate(kernel_qbn):
-            grid[layer, :len(qbns)] = self._palette_rows(qbns)
-        activation_rows = self._palette_rows(activation_qbn)
+        for layer, (qbns, kernels) in enumerate(zip(kernel_qbn, self.num_kernels)):
+            if len(qbns) != kernels:
+                raise ValueError(f"layer {layer} has {kernels} kernels, got {len(qbns)} kernel QBNs")
+            grid[layer, :kernels] = _as_qbns(qbns)
+        cells = self.palette[self._palette_rows(grid)]  # (layers, widest kernels, 3)
+        activations = self.palette[self._palette_rows(_as_qbns(activation_qbn))]  # (layers, 3)
         frame = self._template.copy()
         top, left, height, width = self.map_box
-        words = self._palette_words[grid.ravel()].take(self._pixel_cell)
-        frame[top:top + height, left:left + width] = words.view(np.uint8).reshape(height, width, 4)[..., :3]
+        frame[top:top + height, left:left + width] = cells.repeat(self._kernel_repeats, axis=1)[self._pixel_layer]
         top, left, height, width = self.activation_box
-        frame[top:top + height, left:left + width] = self.palette[activation_rows[self._pixel_layer]][:, None, :]
+        frame[top:top + height, left:left + width] = activations[self._pixel_layer, None]
         return frame
 
-    def _palette_rows(self, qbns: Sequence[int]) -> np.ndarray:
-        """Palette rows of QBNs: 0 for unassigned (0 or ``None``), ``1 + b - b_min`` for QBN ``b``."""
-        values = np.asarray(qbns)
-        if values.dtype == object:  # None marks unassigned (as in ``AutoQEnv.config``)
-            values = np.array([0 if q is None else q for q in values.tolist()])
-        values = values.astype(np.int64, copy=False)
-        if np.any((values != 0) & ((values < self.b_min) | (values > self.b_max))):
-            raise ValueError(f"QBNs must be 0 (unassigned) or in {self.b_min}..{self.b_max}, got {values.tolist()}")
-        return np.where(values == 0, 0, values - self.b_min + 1)
+    def _palette_rows(self, qbns: np.ndarray) -> np.ndarray:
+        """Palette rows of QBNs: 0 for unassigned (0), ``1 + b - b_min`` for QBN ``b``."""
+        wrong = (qbns != 0) & ((qbns < self.b_min) | (qbns > self.b_max))
+        if wrong.any():
+            raise ValueError(f"QBNs must be 0 (unassigned) or in {self.b_min}..{self.b_max}, got "
+                             f"{sorted(set(qbns[wrong].tolist()))}")
+        return np.where(qbns == 0, 0, qbns - self.b_min + 1)
+
+
+def _as_qbns(qbns: Sequence[int | None]) -> np.ndarray:
+    """QBNs as an int64 array, ``None`` (unassigned, as in ``AutoQEnv.config``) as 0."""
+    values = np.asarray(qbns)
+    if values.dtype == object:
+        values = np.array([0 if q is None else q for q in values.tolist()])
+    return values.astype(np.int64, copy=False)

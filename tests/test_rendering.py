@@ -102,6 +102,8 @@ def test_bad_input_raises() -> None:
     heat_map = QBNHeatMap([2, 2], 2, 8)
     with pytest.raises(ValueError, match="2 layers"):
         heat_map.draw([2], [[2, 2]])
+    with pytest.raises(ValueError, match="layer 1 has 2 kernels, got 3"):
+        heat_map.draw([2, 2], [[2, 2], [2, 2, 2]])
     with pytest.raises(ValueError, match="0 \\(unassigned\\) or in 2..8"):
         heat_map.draw([2, 2], [[9, 2], [2, 2]])
     with pytest.raises(ValueError, match="outside the colour scale"):
