@@ -167,7 +167,7 @@ def test_time_limit_truncates_and_reset_starts_over(env_id) -> None:
 
 
 def test_record_video_films_every_step(tmp_path) -> None:
-    env = RecordVideo(gym.make(LAYERWISE, render_mode="rgb_array", **SMALL), str(tmp_path),
+    env = RecordVideo(gym.make(LAYERWISE, render_mode="rgb_array", **SMALL), str(tmp_path / "videos"),
                       episode_trigger=lambda episode: episode == 0, name_prefix="autoq")
     env.reset(seed=0)
     for action in actions(LAYERS):
@@ -178,7 +178,18 @@ def test_record_video_films_every_step(tmp_path) -> None:
     assert len({frame.tobytes() for frame in frames}) == LAYERS + 1  # every step changes the picture
     np.testing.assert_array_equal(frames[-1], env.render())
     env.close()  # encodes the video (moviepy and its ffmpeg are dev dependencies)
-    assert (tmp_path / "autoq-episode-0.mp4").stat().st_size > 0
+    assert (tmp_path / "videos" / "autoq-episode-0.mp4").stat().st_size > 0
+
+
+def test_render_collection_keeps_every_frame() -> None:
+    """``render_mode="rgb_array_list"``: gym.make adds Gymnasium's RenderCollection over the rgb_array env."""
+    env = gym.make(LAYERWISE, render_mode="rgb_array_list", **SMALL)
+    env.reset(seed=0)
+    for action in actions(3):
+        env.step(action)
+    frames = env.render()
+    assert len(frames) == 4 and all(frame.shape == FRAME_SHAPE for frame in frames)
+    assert env.render() == []  # RenderCollection hands each frame out once
 
 
 # -- rl-zoo3 ----------------------------------------------------------------------------------------
