@@ -3,13 +3,13 @@
 A fixed-size ``uint8`` RGB frame, drawn with numpy alone so that it is cheap enough to film every
 step (``gymnasium.wrappers.RecordVideo``)::
 
-    +------------------------------------------+   +--+   +--+ 2
+    +-------------------------------------------+   +--+   +--+ 2
     | kernel QBNs: one row per layer (forward   |   |a |   |  | 3
     | order, top to bottom), one column per     |   |c |   |  | ...   one swatch per QBN,
     | kernel (output channel), blank past a     |   |t |   |  | 8     labelled with its QBN
     | layer's last kernel and where unassigned  |   |  |   +--+
-    +------------------------------------------+   +--+
-                                             activation QBNs   legend
+    +-------------------------------------------+   +--+
+                                        activation QBNs   legend
 
 It is the report's heat map (``benchmarks/report.py``, ``plot_hrl_qbn``): one colour per QBN from
 matplotlib's ``viridis`` resampled to ``b_max - b_min + 1`` colours, the same scale for kernels and
