@@ -43,7 +43,7 @@ NOT_EXPRESSIBLE = {"qf_learning_rate": "SB3 has one learning_rate for actor and 
                    "noise_decay": "rl-zoo3's action noise has a constant width",
                    "noise_min_sigma": "rl-zoo3's action noise has a constant width"}
 TRAINING_EPISODES = 200  # n_timesteps: the benchmark's budget per method (AutoQ's HRL learns in ~200, GUIDE s. 1)
-PPO_ROLLOUT_EPISODES = 16  # PPO's n_steps in whole episodes: 12 policy updates in TRAINING_EPISODES
+PPO_ROLLOUT_EPISODES = 16  # PPO's n_steps: at least this many episodes (about 12 policy updates in TRAINING_EPISODES)
 
 
 def episode_lengths(env_id: str) -> dict[str, int]:
@@ -77,7 +77,8 @@ def _entry(algo: str, agent: str, episode_length: int) -> dict[str, Any]:
                 key in _arguments(other) for other in ALGORITHMS):  # e.g. a key added to ddpg.yml later
             left_out.append(key)
     if algo == "ppo":
-        entry["n_steps"] = PPO_ROLLOUT_EPISODES * episode_length
+        batch_size = entry["batch_size"]  # whole mini-batches (SB3 warns about a truncated last one)
+        entry["n_steps"] = -(-PPO_ROLLOUT_EPISODES * episode_length // batch_size) * batch_size
         net_arch = entry.get("policy_kwargs", {}).get("net_arch")
         if isinstance(net_arch, dict) and "qf" in net_arch:  # PPO's critic is a value function
             entry["policy_kwargs"]["net_arch"] = {"pi": net_arch["pi"], "vf": net_arch["qf"]}
