@@ -5,6 +5,8 @@ Importing the package registers the Gymnasium environments (idempotently)::
     import gymnasium as gym
     import autoq_env
     env = gym.make("AutoQ-ResNet-v0")  # ResNet-20 on Fashion-MNIST, temporal accelerator
+    env = gym.make("AutoQ-ResNet-LayerWise-v0")  # the same, one step per layer (autoq_env.wrappers)
+    env = gym.make("AutoQ-ResNet-KernelWise-v0")  # the same, one step per kernel
 """
 
 from __future__ import annotations
@@ -13,11 +15,18 @@ from gymnasium.envs.registration import register, registry
 
 __version__ = "0.1.0"
 
-ENV_IDS = ("AutoQ-ResNet-v0",)
+# the core env, and its flat views (``autoq_env.wrappers``) for tools that take an env id; all take the same keywords
+ENTRY_POINTS = {
+    "AutoQ-ResNet-v0": "autoq_env.env:AutoQEnv",
+    "AutoQ-ResNet-LayerWise-v0": "autoq_env.wrappers:make_layerwise",
+    "AutoQ-ResNet-KernelWise-v0": "autoq_env.wrappers:make_kernelwise",
+}
+ENV_IDS = tuple(ENTRY_POINTS)
 
-if "AutoQ-ResNet-v0" not in registry:
-    register(id="AutoQ-ResNet-v0", entry_point="autoq_env.env:AutoQEnv",
-             kwargs={"model": "resnet20", "dataset": "fashion-mnist", "mode": "accuracy"})
+for _env_id, _entry_point in ENTRY_POINTS.items():
+    if _env_id not in registry:
+        register(id=_env_id, entry_point=_entry_point,
+                 kwargs={"model": "resnet20", "dataset": "fashion-mnist", "mode": "accuracy"})
 
 
 def __getattr__(name: str):

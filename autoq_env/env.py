@@ -172,7 +172,7 @@ class AutoQEnv(gym.Env):
     - v0: initial version.
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(self, model: str = "resnet20", dataset: str = "fashion-mnist", data_root: str | None = None,
                  checkpoint: str | None = "default", accelerator: str = "temporal", preset: str | None = None,
@@ -498,7 +498,16 @@ class AutoQEnv(gym.Env):
             self._potential = potential
         return self._observation(), float(reward), terminated, False, info
 
-    def render(self) -> str | None:
+    def render(self) -> str | np.ndarray | None:
+        """``render_mode="ansi"``: one line per layer; ``"rgb_array"``: the QBN heat map of the configuration
+        so far (``autoq_env.rendering.QBNHeatMap``), ``uint8`` of the fixed shape ``(FRAME_HEIGHT, FRAME_WIDTH, 3)``
+        of that module; ``None``: nothing."""
+        if self.render_mode == "rgb_array":
+            if getattr(self, "_heat_map", None) is None:  # built on first use (and again after unpickling)
+                from autoq_env.rendering import QBNHeatMap
+
+                self._heat_map = QBNHeatMap(self.problem.num_kernels, self.b_min, self.b_max)
+            return self._heat_map.draw(self._activation_qbn, self._kernel_qbn)
         if self.render_mode != "ansi":
             return None
         lines = [f"AutoQEnv step {self._steps}/{self.steps_per_episode}"]

@@ -11,6 +11,12 @@ step only, through one of these wrappers:
 
 Both keep the core's reward: a wrapper step pays the sum of the core rewards of the core steps it
 made, so an episode's rewards still sum to the episode objective ``info["reward_objective"]``.
+
+Both are registered, for tools that take an env id (``make_vec_env``, rl-zoo3, ``gym.make_vec``), with
+the keywords of ``AutoQ-ResNet-v0``::
+
+    gym.make("AutoQ-ResNet-LayerWise-v0", search_samples=1000)   # LayerWise(gym.make("AutoQ-ResNet-v0", ...))
+    gym.make("AutoQ-ResNet-KernelWise-v0", accelerator="spatial")
 """
 
 from __future__ import annotations
@@ -188,3 +194,18 @@ class KernelWise(_FlatAutoQ):
             return layer_result
         observation, reward, terminated, truncated, info = self._core_steps(kernel_step)
         return observation, layer_result[1] + reward, terminated, truncated, info
+
+
+def make_layerwise(**kwargs: Any) -> LayerWise:
+    """``LayerWise(AutoQEnv(**kwargs))``: the entry point of ``AutoQ-ResNet-LayerWise-v0``."""
+    return LayerWise(AutoQEnv(**kwargs))
+
+
+def make_kernelwise(**kwargs: Any) -> KernelWise:
+    """``KernelWise(AutoQEnv(**kwargs))``: the entry point of ``AutoQ-ResNet-KernelWise-v0``."""
+    return KernelWise(AutoQEnv(**kwargs))
+
+
+# gym.make reads an entry point's render modes (it applies HumanRendering for render_mode="human" and
+# RenderCollection for "rgb_array_list" when the env itself does not offer them)
+make_layerwise.metadata = make_kernelwise.metadata = AutoQEnv.metadata

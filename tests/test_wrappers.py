@@ -13,7 +13,7 @@ from stable_baselines3 import DDPG, PPO, SAC, TD3
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from autoq_env.env import FEATURE_INDEX
+from autoq_env.env import FEATURE_INDEX, AutoQEnv
 from autoq_env.wrappers import KernelWise, LayerWise
 from tests.conftest import SMALL_SEARCH_SAMPLES
 
@@ -179,3 +179,64 @@ def test_sb3_algorithms_learn_unmodified(wrapper, algorithm) -> None:
     assert model.num_timesteps >= 300
     action, _ = model.predict(model.env.reset(), deterministic=True)
     assert action.shape == (1, 2) and np.all(np.abs(action) <= 1)
+
+
+# -- the registered flat ids ------------------------------------------------------------------------
+FLAT_IDS = {"AutoQ-ResNet-LayerWise-v0": LayerWise, "AutoQ-ResNet-KernelWise-v0": KernelWise}
+
+
+def unwrapped_chain(env: gym.Env) -> list[gym.Env]:
+    chain = [env]
+    while isinstance(chain[-1], gym.Wrapper):
+        chain.append(chain[-1].env)
+    return chain
+
+
+@pytest.mark.parametrize("env_id", FLAT_IDS)
+def test_registered_ids_pass_the_env_checkers_with_every_render_mode(env_id) -> None:
+    """Gymnasium's checker also remakes the env from its spec once per render mode and renders it."""
+    env = gym.make(env_id, search_samples=SMALL_SEARCH_SAMPLES)
+    assert isinstance(env.unwrapped, AutoQEnv) and any(isinstance(e, FLAT_IDS[env_id]) for e in unwrapped_chain(env))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gym_check_env(env)
+        sb3_check_env(env, warn=True)
+    assert [str(w.message) for w in caught if WRAPPED_WARNING not in str(w.message)] == []
+    for render_mode in env.metadata["render_modes"]:
+        remade = env.spec.make(render_mode=render_mode)
+        remade.reset(seed=0)
+        assert remade.render() is not None
+
+
+@pytest.mark.parametrize("env_id", FLAT_IDS)
+def test_registered_ids_take_the_core_keywords_and_round_trip_their_spec(env_id) -> None:
+    keywords = {"search_samples": SMALL_SEARCH_SAMPLES, "accelerator": "spatial", "mode": "resource", "budget": 0.9}
+    env = gym.make(env_id, **keywords)
+    core = gym.make("AutoQ-ResNet-v0", **keywords)
+    assert env.unwrapped.signature == core.unwrapped.signature
+    remade = gym.make(env.spec)  # the spec names the wrapper once: it is not wrapped twice
+    assert remade.spec == env.spec and remade.spec.kwargs == {**gym.spec(env_id).kwargs, **keywords}
+    assert str(remade) == str(env)
+    with pytest.raises(ValueError, match="unknown accelerator"):
+        gym.make(env_id, accelerator="gpu")
+
+
+@pytest.mark.parametrize("env_id", FLAT_IDS)
+def test_registered_ids_are_seeded_deterministic_and_picklable(env_id) -> None:
+    env = gym.make(env_id, search_samples=SMALL_SEARCH_SAMPLES)
+    runs = []
+    for _ in range(2):
+        observation, _ = env.reset(seed=5)
+        env.action_space.seed(5)
+        run = [observation]
+        for _ in range(30):
+            observation, reward, terminated, _, _ = env.step(env.action_space.sample())
+            run.append(np.append(observation, reward))
+            if terminated:
+                break
+        runs.append(np.concatenate(run))
+    np.testing.assert_array_equal(*runs)
+    env.reset(seed=0)
+    env.step(np.zeros(2, np.float32))
+    copy = pickle.loads(pickle.dumps(env))
+    np.testing.assert_array_equal(copy.step(np.ones(2, np.float32))[0], env.step(np.ones(2, np.float32))[0])
