@@ -12,6 +12,7 @@ formulas. Facts carry over from the simulator, code does not: this is our own im
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 
@@ -134,6 +135,7 @@ def _promote(base: np.ndarray, capacity: float, depends: np.ndarray, counts: np.
     return moved, largest
 
 
+@functools.lru_cache(maxsize=None)  # arguments are frozen dataclasses and ints: shared by every model instance
 def search(layer: LoweredLayer, array: BitFusionArray, act_bits: int, weight_bits: int,
            write_bits: int = PARTIAL_SUM_BITS) -> Schedule:
     """The simulator's best schedule for ``layer`` at these operand widths.
