@@ -202,6 +202,38 @@ class Accelerator(ABC):
                      "dram_bits": float(dram_bits)})
 
 
+# (model class, preset, layer, batch) -> grid: shared by every instance (presets and specs are frozen, hashable)
+_GRIDS: dict[tuple[type, ArrayPreset, LayerSpec, int], np.ndarray] = {}
+
+
+def _dominated(grid: np.ndarray) -> np.ndarray:
+    """Each point's terms when it may use any point at or above it on every axis: time terms (cycles, compute, stall)
+    from the fastest such point (ties: least energy), energy terms from the least-energy one."""
+    energy = grid[..., 3:6].sum(axis=-1)
+    time_key = np.stack([grid[..., 0], energy], axis=-1)
+    result = grid.copy()
+    for terms, order in ((slice(0, 3), time_key), (slice(3, _TERMS), energy[..., None])):
+        best = order.copy()
+        chosen = grid[..., terms].copy()
+        for axis in range(3):
+            for index in reversed(range(grid.shape[axis] - 1)):
+                here = [slice(None)] * 3
+                above = [slice(None)] * 3
+                here[axis], above[axis] = index, index + 1
+                here, above = tuple(here), tuple(above)
+                # lexicographic comparison of the keys
+                better = np.zeros(best[here].shape[:-1], bool)
+                decided = np.zeros_like(better)
+                for column in range(best.shape[-1]):
+                    a, b = best[above][..., column], best[here][..., column]
+                    better |= ~decided & (a < b)
+                    decided |= a != b
+                best[here] = np.where(better[..., None], best[above], best[here])
+                chosen[here] = np.where(better[..., None], chosen[above], chosen[here])
+        result[..., terms] = chosen
+    return result
+
+
 @dataclass(frozen=True)
 class Lowering:
     """How a layer runs on an array: ``passes`` identical dense layers of ``in_channels -> out_channels`` each.
@@ -247,7 +279,7 @@ class TiledAccelerator(Accelerator):
     def __init__(self, preset: ArrayPreset, group_kernels: bool = True) -> None:
         super().__init__(preset, group_kernels)
         self._plans: dict[LayerSpec, _LayerPlan] = {}
-        self._tables: dict[tuple[LayerSpec, int, int, int], np.ndarray] = {}
+        self._tables: dict[tuple[LayerSpec, int, int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     @property
     def cycles_per_s(self) -> float:
@@ -298,21 +330,57 @@ class TiledAccelerator(Accelerator):
             tiles=rows * tiles_per_row,
         )
 
-    def _table(self, spec: LayerSpec, plan: _LayerPlan, batch: int, act_bits: int, write_bits: int) -> np.ndarray:
-        """``(QBN slots, terms)``: the layer's terms with every kernel at each weight QBN, per tile."""
+    def _widths(self) -> tuple[list[int], list[int]]:
+        """Distinct stored operand widths and distinct output write-back widths, ascending."""
+        operand = sorted({int(b) for b in self._storage_bits[MIN_QBN:]})
+        written = sorted({self.write_bits(q) for q in range(MIN_QBN, MAX_QBN + 1)} | {self.write_bits(None)})
+        return operand, written
+
+    def _grid(self, spec: LayerSpec, plan: _LayerPlan, batch: int) -> np.ndarray:
+        """``(activation width, weight width, write width, terms)``: the whole layer at every width combination.
+
+        With ``widen_when_cheaper``, a point may run any wider operand or write-back width (zero-extended: always
+        correct): its time terms come from the fastest point at or above it (ties: least energy), its energy terms
+        from the least-energy choice at or above it. This keeps the cost monotone in every QBN where the schedule
+        search alone is not (padding of the reduction to ``rows * pf`` makes some tiny layers cost more at fewer
+        bits).
+        """
+        key = (type(self), self.preset, spec, batch)
+        grid = _GRIDS.get(key)
+        if grid is None:
+            operand, written = self._widths()
+            grid = np.array([[[self._uniform_terms(spec, plan.lowering, batch, a, w, o) for o in written]
+                              for w in operand] for a in operand], float)
+            if self.preset.widen_when_cheaper:
+                grid = _dominated(grid)
+            grid.flags.writeable = False
+            _GRIDS[key] = grid
+        return grid
+
+    def _table(self, spec: LayerSpec, plan: _LayerPlan, batch: int, activation_qbn: int, output_qbn: int | None,
+               tiles: np.ndarray) -> np.ndarray:
+        """``(QBN slots, terms)``: the layer's terms per tile with every kernel at each weight QBN; rows are filled
+        for (at least) the weight QBNs that ``tiles`` uses. Without widening, only those rows are ever searched."""
+        act_bits, write_bits = int(self._storage_bits[activation_qbn]), self.write_bits(output_qbn)
         key = (spec, batch, act_bits, write_bits)
-        table = self._tables.get(key)
-        if table is None:
-            table = np.zeros((_QBN_SLOTS, _TERMS))
-            by_width: dict[int, np.ndarray] = {}
-            for qbn in range(MIN_QBN, MAX_QBN + 1):
+        entry = self._tables.get(key)
+        if entry is None:
+            table, filled = np.zeros((_QBN_SLOTS, _TERMS)), np.zeros(_QBN_SLOTS, bool)
+            if self.preset.widen_when_cheaper:
+                operand, written = self._widths()
+                grid = self._grid(spec, plan, batch)[operand.index(act_bits), :, written.index(write_bits)]
+                for qbn in range(MIN_QBN, MAX_QBN + 1):
+                    table[qbn] = grid[operand.index(int(self._storage_bits[qbn]))] / plan.tiles
+                filled[MIN_QBN:] = True
+            entry = self._tables[key] = (table, filled)
+        table, filled = entry
+        for qbn in np.flatnonzero(tiles):
+            if not filled[qbn]:
                 width = int(self._storage_bits[qbn])
-                if width not in by_width:
-                    by_width[width] = np.array(self._uniform_terms(spec, plan.lowering, batch, act_bits, width,
-                                                                   write_bits), float) / plan.tiles
-                table[qbn] = by_width[width]
-            table.flags.writeable = False
-            self._tables[key] = table
+                same = self._storage_bits == width
+                table[same] = np.array(self._uniform_terms(spec, plan.lowering, batch, act_bits, width, write_bits),
+                                       float) / plan.tiles
+                filled[same] = True
         return table
 
     def _tile_histogram(self, kernel_qbn: np.ndarray, plan: _LayerPlan) -> np.ndarray:
@@ -341,5 +409,6 @@ class TiledAccelerator(Accelerator):
     def _layer_terms(self, spec: LayerSpec, kernel_qbn: np.ndarray, activation_qbn: int, output_qbn: int | None,
                      batch: int) -> LayerTerms:
         plan = self._plan(spec)
-        table = self._table(spec, plan, batch, int(self._storage_bits[activation_qbn]), self.write_bits(output_qbn))
-        return tuple((self._tile_histogram(kernel_qbn, plan) @ table).tolist())
+        tiles = self._tile_histogram(kernel_qbn, plan)
+        table = self._table(spec, plan, batch, activation_qbn, output_qbn, tiles)
+        return tuple((tiles @ table).tolist())

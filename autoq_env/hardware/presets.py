@@ -53,9 +53,9 @@ def _check_fields(preset: object, positive_ints: tuple[str, ...], positive_float
                 or value < 0 or (value == 0 and not low_ok):
             raise ValueError(f"{kind} {preset.name!r}: {name} must be a finite number "
                              f"{'>= 0' if low_ok else '> 0'}, got {value!r}")
-    if not isinstance(preset.requantize_outputs, bool):
-        raise ValueError(f"{kind} {preset.name!r}: requantize_outputs must be True or False, "
-                         f"got {preset.requantize_outputs!r}")
+    for name in ("requantize_outputs", "widen_when_cheaper"):
+        if not isinstance(getattr(preset, name), bool):
+            raise ValueError(f"{kind} {preset.name!r}: {name} must be True or False, got {getattr(preset, name)!r}")
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,9 @@ class ArrayPreset:
 
     ``requantize_outputs=True`` (default): each layer's output leaves the chip at the activation QBN of the layer(s)
     that read it, the network's last layer at 32 bits. ``False``: 32-bit write-back, as both public simulators do
-    (used to validate against them).
+    (used to validate against them). ``widen_when_cheaper=True`` (default): the compiler may run an operand or an
+    output wider than its QBN when that is cheaper (keeps every cost monotone in every QBN); ``False``: exactly the
+    simulator's choice at each width.
     """
 
     name: str
@@ -80,6 +82,7 @@ class ArrayPreset:
     dram_pj_per_bit: float
     source: str
     requantize_outputs: bool
+    widen_when_cheaper: bool  # the compiler may run an operand or output at a wider width when that costs less
 
     _ENERGIES = ("weight_buffer_read_pj_per_bit", "weight_buffer_write_pj_per_bit", "input_buffer_read_pj_per_bit",
                  "input_buffer_write_pj_per_bit", "output_buffer_read_pj_per_bit", "output_buffer_write_pj_per_bit",
@@ -123,16 +126,17 @@ class BismoPreset(ArrayPreset):
     dn: int  # columns of the right-hand (activation) matrix per cycle = output pixels processed at once
     lmem_entries: int
     rmem_entries: int
-    exec_overhead_cycles: int  # cycles each execute instruction adds to its tiles_k cycles
+    exec_overhead_cycles: int  # cycles each execute instruction adds to its tiles_k cycles (issue)
+    exec_drain_cycles: int  # execute pipeline depth, waited out before each result tile is written
     result_buffer_pj_per_bit: float
 
     def __post_init__(self) -> None:
         _check_fields(self, ("dram_bits_per_cycle", "dm", "dk", "dn", "lmem_entries", "rmem_entries"),
                       ("frequency_hz",), (*self._ENERGIES, "result_buffer_pj_per_bit"))
-        if isinstance(self.exec_overhead_cycles, bool) or not isinstance(self.exec_overhead_cycles, int) \
-                or self.exec_overhead_cycles < 0:
-            raise ValueError(f"BismoPreset {self.name!r}: exec_overhead_cycles must be an integer >= 0, "
-                             f"got {self.exec_overhead_cycles!r}")
+        for name in ("exec_overhead_cycles", "exec_drain_cycles"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"BismoPreset {self.name!r}: {name} must be an integer >= 0, got {value!r}")
         if self.lmem_entries < 2 or self.rmem_entries < 2:
             raise ValueError(f"BismoPreset {self.name!r}: lmem_entries and rmem_entries must be >= 2 (two regions "
                              f"for double buffering), got {self.lmem_entries} and {self.rmem_entries}")
@@ -169,7 +173,7 @@ def _bitfusion(name: str, scale: int, dram_bits_per_cycle: int) -> BitFusionPres
     """Config 1 (``scale=1``, 192-bit interface) or configs 2-5: columns and every buffer times ``scale``."""
     return BitFusionPreset(
         name=name, frequency_hz=500e6, dram_bits_per_cycle=dram_bits_per_cycle, array_pj_per_cycle=235.1 * scale,
-        **_BITFUSION_SRAM_PJ, dram_pj_per_bit=15.0, source=_BITFUSION_SOURCE, requantize_outputs=True,
+        **_BITFUSION_SRAM_PJ, dram_pj_per_bit=15.0, source=_BITFUSION_SOURCE, requantize_outputs=True, widen_when_cheaper=True,
         rows=16, columns=32 * scale, brick_bits=2, max_bits=8, weight_buffer_bytes=65536 * scale,
         input_buffer_bytes=32768 * scale, output_buffer_bytes=16384 * scale, store_at_fused_width=True)
 
@@ -181,8 +185,10 @@ BITFUSION_SWEEP = (BITFUSION_EYERISS, _bitfusion("bitfusion-m32-if4096", 1, 4096
 
 
 def simulator_view(preset: BitFusionPreset) -> BitFusionPreset:
-    """``preset`` as the public simulator runs it: 32-bit write-back, traffic at each operand's QBN."""
-    return replace(preset, name=preset.name + "-simulator", requantize_outputs=False, store_at_fused_width=False)
+    """``preset`` as the public simulator runs it: 32-bit write-back, traffic at each operand's QBN, and at each width
+    exactly the schedule its search picks."""
+    return replace(preset, name=preset.name + "-simulator", requantize_outputs=False, store_at_fused_width=False,
+                   widen_when_cheaper=False)
 
 
 # BISMO. Array energy per busy cycle: each of the dm*dn dot-product units ANDs dk bit pairs, popcounts them (about dk
@@ -199,9 +205,10 @@ _BISMO_SOURCE = (
     "Dn*Dk/8 bytes, then per left-hand tile bits_l * tiles_k * Dm*Dk/8 bytes, each memory split into two regions "
     "(nbufs_fetch_exec = 2); hls/ExecInstrGen.cpp: one execute instruction of tiles_k cycles per bit-plane pair and "
     "result tile; ResultStage writes Dm x Dn 32-bit accumulators (accWidth = 32); doc/platforms.md: 64-bit AXI HP "
-    "port (one 8-byte beat per cycle ASSUMED, also for Ultra96). Execute overhead per instruction: the execute "
-    "pipeline depth, ExecStageParams.getLatency() = 3 BRAM cycles + DotProductArray latency (1 + DPU ~5 + popcount "
-    "~2), about 11 cycles: ESTIMATED from the Chisel parameters, not measured. Energies are NOT measured on the "
+    "port (one 8-byte beat per cycle ASSUMED, also for Ultra96). Execute timing: 1 cycle to issue each instruction "
+    "(ASSUMED), and before each result tile is written the execute pipeline drains, ExecStageParams.getLatency() = "
+    "3 BRAM cycles + DotProductArray latency (1 + DPU ~5 + popcount ~2), about 11 cycles: ESTIMATED from the Chisel "
+    "parameters, not measured. Energies are NOT measured on the "
     "FPGA: they are 45 nm ASIC estimates from Horowitz ISSCC 2014 (array: dm*dn*(dk*add8/8 + add32) per busy cycle; "
     "left/right memories at the 32 KB SRAM figure, writes ASSUMED equal to reads; result buffer at the 8 KB figure; "
     "DRAM at the midpoint of 1.3-2.6 nJ per 64 bits)."
@@ -219,8 +226,8 @@ def _bismo(name: str, dm: int, dn: int, frequency_hz: float) -> BismoPreset:
         output_buffer_read_pj_per_bit=HOROWITZ_45NM.sram_read_8kb_pj_per_64bit / 64,
         output_buffer_write_pj_per_bit=HOROWITZ_45NM.sram_read_8kb_pj_per_64bit / 64,
         dram_pj_per_bit=(HOROWITZ_45NM.dram_low_pj_per_64bit + HOROWITZ_45NM.dram_high_pj_per_64bit) / 2 / 64,
-        source=_BISMO_SOURCE, requantize_outputs=True, dm=dm, dk=dk, dn=dn, lmem_entries=1024, rmem_entries=1024,
-        exec_overhead_cycles=11, result_buffer_pj_per_bit=HOROWITZ_45NM.sram_read_8kb_pj_per_64bit / 64)
+        source=_BISMO_SOURCE, requantize_outputs=True, widen_when_cheaper=True, dm=dm, dk=dk, dn=dn, lmem_entries=1024, rmem_entries=1024,
+        exec_overhead_cycles=1, exec_drain_cycles=11, result_buffer_pj_per_bit=HOROWITZ_45NM.sram_read_8kb_pj_per_64bit / 64)
 
 
 BISMO_PYNQ_Z1 = _bismo("bismo-pynq", 8, 8, 200e6)

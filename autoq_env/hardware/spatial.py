@@ -15,7 +15,7 @@ from typing import ClassVar
 import numpy as np
 
 from autoq_env.hardware.base import JOULES_PER_PJ, MAX_QBN, LayerTerms, Lowering, TiledAccelerator
-from autoq_env.hardware.bitfusion_schedule import BitFusionArray, LoweredLayer, NoScheduleError, search
+from autoq_env.hardware.bitfusion_schedule import BitFusionArray, LoweredLayer, NoScheduleError, Schedule, search
 from autoq_env.hardware.presets import BITFUSION_EYERISS, BitFusionPreset
 from autoq_env.workload import LayerSpec
 
@@ -71,14 +71,26 @@ class SpatialAccelerator(TiledAccelerator):
                             kernel_h=spec.kernel_size[0], kernel_w=spec.kernel_size[1], stride=spec.stride,
                             out_h=spec.out_h, out_w=spec.out_w, im2col=spec.reads_network_input)
 
-    def _uniform_terms(self, spec: LayerSpec, lowering: Lowering, batch: int, act_bits: int, weight_bits: int,
-                       write_bits: int) -> LayerTerms:
+    def schedule(self, spec: LayerSpec, weight_qbn: int, activation_qbn: int, batch: int = 1,
+                 output_qbn: int | None = None) -> Schedule:
+        """The simulator's schedule of one pass of ``spec`` with every kernel at ``weight_qbn`` (no widening): its
+        cycles, stalls and buffer and DRAM traffic, as the public simulator reports them."""
+        lowering = self._plan(spec).lowering
+        return self._search(spec, lowering, batch, int(self._storage_bits[activation_qbn]),
+                            int(self._storage_bits[weight_qbn]), self.write_bits(output_qbn))
+
+    def _search(self, spec: LayerSpec, lowering: Lowering, batch: int, act_bits: int, weight_bits: int,
+                write_bits: int) -> Schedule:
         try:
-            schedule = search(self.lower(spec, lowering, batch), self._array, act_bits, weight_bits, write_bits)
+            return search(self.lower(spec, lowering, batch), self._array, act_bits, weight_bits, write_bits)
         except NoScheduleError as error:
             raise ValueError(f"SpatialAccelerator cannot lower layer {spec.name} on preset {self.preset.name!r}: "
                              f"{error}; allowed: layers whose smallest tile fits half of each buffer "
                              "(raise the preset's buffer sizes)") from None
+
+    def _uniform_terms(self, spec: LayerSpec, lowering: Lowering, batch: int, act_bits: int, weight_bits: int,
+                       write_bits: int) -> LayerTerms:
+        schedule = self._search(spec, lowering, batch, act_bits, weight_bits, write_bits)
         preset, passes = self.preset, lowering.passes
         busy = schedule.cycles - schedule.stall_cycles
         buffer_pj = schedule.energy_pj(self._array) - busy * preset.array_pj_per_cycle \

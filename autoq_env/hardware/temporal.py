@@ -8,8 +8,9 @@ instruction stream (``hls/FetchInstrGen.cpp``, ``ExecInstrGen.cpp``, ``ResultIns
 - fetch: per right-hand tile, ``bits_r * tiles_k`` entries of ``dn * dk`` bits; per left-hand tile ``bits_l *
   tiles_k`` entries of ``dm * dk`` bits, i.e. ``rhs bytes + lhs bytes * tiles_n`` over the 64-bit port (weights are
   fetched once when all of them fit one region of the left-hand memories);
-- execute: one instruction of ``tiles_k`` cycles per bit-plane pair and result tile, plus a fixed overhead each:
-  ``tiles_m * tiles_n * bits_l * bits_r * (tiles_k + overhead)`` cycles;
+- execute: one instruction of ``tiles_k`` cycles per bit-plane pair and result tile, plus a fixed issue overhead
+  each, and the pipeline drain before each result tile is written:
+  ``tiles_m * tiles_n * (bits_l * bits_r * (tiles_k + overhead) + drain)`` cycles;
 - result: each ``dm x dn`` result tile written back at the output width.
 
 Each memory is split into two regions (fetch fills one while execute reads the other); a reduction too long for a
@@ -78,7 +79,8 @@ class TemporalAccelerator(TiledAccelerator):
         rhs_tile_bits = act_bits * p.dn * p.dk
         fetch_bits = tiles_k * (tiles_n * rhs_tile_bits + tiles_m * lhs_tile_bits * np.where(resident, 1, tiles_n))
         busy = tiles_m * tiles_n * weight_bits * act_bits * tiles_k
-        execute = busy + tiles_m * tiles_n * weight_bits * act_bits * chunks * p.exec_overhead_cycles
+        execute = busy + tiles_m * tiles_n * chunks * (weight_bits * act_bits * p.exec_overhead_cycles
+                                                       + p.exec_drain_cycles)
         result_width = np.where(chunks == 1, write_bits, PARTIAL_SUM_BITS)
         result_bits = chunks * tiles_m * tiles_n * p.dm * p.dn * result_width
         port = p.dram_bits_per_cycle
