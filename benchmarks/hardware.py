@@ -145,9 +145,9 @@ def validation_table() -> str:
     """Model predictions next to published figures, as a Markdown table (regenerate with ``--validate``)."""
     spatial, temporal = SpatialAccelerator(), TemporalAccelerator()
     resnet18 = build_specs("resnet18")
-    # a layer that fills the BitFusion array exactly (256 input channels = 16 rows x pf 16 at 2 bits) and is
-    # compute bound at every precision: its MACs per compute cycle is the array's sustained rate
-    full = LayerSpec("full", "conv", 256, 256, (3, 3), 1, 1, 14, 14, 14, 14, 256 * 14 * 14 * 256 * 9)
+    # a layer that fills the BitFusion array exactly (256 input channels = 16 rows x pf 16 at 2 bits; a 16 x 16 map
+    # needs no padding of power-of-two tiles): its MACs per compute cycle is the array's sustained rate
+    full = LayerSpec("full", "conv", 256, 256, (3, 3), 1, 1, 16, 16, 16, 16, 256 * 16 * 16 * 256 * 9)
     bismo_8bit = temporal.network_cost(resnet18, uniform_config(resnet18, 8, 8))
     rows = [("BISMO PYNQ-Z1 peak binary ops/s (8x256x8, 200 MHz)", temporal.peak_binary_ops_per_s, 6.5e12,
              "Umuroglu et al. FPL 2018 / TRETS 2019; BISMO README"),
@@ -258,10 +258,12 @@ def reference_tables(comparison: Sequence[dict]) -> str:
     lines = ["| network | config | layers | median cycle error | worst cycle error | stall share simulator / model "
              "| median DRAM error | worst DRAM error |", "|---|---|---|---|---|---|---|---|"]
     groups: dict[tuple, list[dict]] = {}
-    for row in comparison:
-        groups.setdefault((row["network"], row["config_id"]), []).append(row)
-        groups.setdefault(("all", row["config_id"]), []).append(row)
-    for (network, config), rows in groups.items():
+    for row in sorted(comparison, key=lambda r: r["config_id"]):
+        groups.setdefault((row["config_id"], row["network"]), []).append(row)
+    for config in sorted({row["config_id"] for row in comparison}):
+        groups[(config, "all")] = [row for row in comparison if row["config_id"] == config]
+    for config, network in sorted(groups, key=lambda key: (key[0], key[1] == "all")):
+        rows = groups[(config, network)]
         cycles, dram = [r["cycle_error"] for r in rows], [r["dram_error"] for r in rows]
         reference = sum(r["reference_stall_share"] * r["reference_cycles"] for r in rows) / sum(
             r["reference_cycles"] for r in rows)

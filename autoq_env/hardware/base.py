@@ -287,8 +287,8 @@ class TiledAccelerator(Accelerator):
 
     @abstractmethod
     def _uniform_terms(self, spec: LayerSpec, lowering: Lowering, batch: int, act_bits: int, weight_bits: int,
-                       write_bits: int) -> LayerTerms:
-        """Terms of the whole layer with every operand at these stored widths and outputs written at ``write_bits``."""
+                       write_bits: tuple[int, ...]) -> list[LayerTerms]:
+        """Terms of the whole layer with every operand at these stored widths, for each output write-back width."""
 
     def write_bits(self, output_qbn: int | None) -> int:
         """Width at which a layer's output leaves the chip for consumers reading it at ``output_qbn``."""
@@ -349,8 +349,8 @@ class TiledAccelerator(Accelerator):
         grid = _GRIDS.get(key)
         if grid is None:
             operand, written = self._widths()
-            grid = np.array([[[self._uniform_terms(spec, plan.lowering, batch, a, w, o) for o in written]
-                              for w in operand] for a in operand], float)
+            grid = np.array([[self._uniform_terms(spec, plan.lowering, batch, a, w, tuple(written)) for w in operand]
+                             for a in operand], float)
             if self.preset.widen_when_cheaper:
                 grid = _dominated(grid)
             grid.flags.writeable = False
@@ -378,8 +378,8 @@ class TiledAccelerator(Accelerator):
             if not filled[qbn]:
                 width = int(self._storage_bits[qbn])
                 same = self._storage_bits == width
-                table[same] = np.array(self._uniform_terms(spec, plan.lowering, batch, act_bits, width, write_bits),
-                                       float) / plan.tiles
+                table[same] = np.array(self._uniform_terms(spec, plan.lowering, batch, act_bits, width,
+                                                           (write_bits,))[0], float) / plan.tiles
                 filled[same] = True
         return table
 

@@ -135,7 +135,6 @@ def _promote(base: np.ndarray, capacity: float, depends: np.ndarray, counts: np.
     return moved, largest
 
 
-@functools.lru_cache(maxsize=None)  # arguments are frozen dataclasses and ints: shared by every model instance
 def search(layer: LoweredLayer, array: BitFusionArray, act_bits: int, weight_bits: int,
            write_bits: int = PARTIAL_SUM_BITS) -> Schedule:
     """The simulator's best schedule for ``layer`` at these operand widths.
@@ -146,6 +145,13 @@ def search(layer: LoweredLayer, array: BitFusionArray, act_bits: int, weight_bit
         activation width (requantized on chip). Partial sums spilled before the reduction ends stay 32-bit.
     :raises NoScheduleError: when no tiling fits the buffers.
     """
+    return search_writes(layer, array, act_bits, weight_bits, (write_bits,))[0]
+
+
+@functools.lru_cache(maxsize=None)  # arguments are frozen dataclasses, ints and tuples: shared by every model instance
+def search_writes(layer: LoweredLayer, array: BitFusionArray, act_bits: int, weight_bits: int,
+                  write_bits: tuple[int, ...]) -> tuple[Schedule, ...]:
+    """``search`` for several write-back widths at once (the tiling candidates and their traffic are shared)."""
     n, m = array.rows, array.columns
     pf = (array.max_bits // max(act_bits, array.min_bits)) * (array.max_bits // max(weight_bits, array.min_bits))
     lanes = n * pf  # reduction elements per cycle
@@ -200,8 +206,6 @@ def search(layer: LoweredLayer, array: BitFusionArray, act_bits: int, weight_bit
     # requantized write-back: the last of the `passes` write-backs of each output leaves at write_bits
     output_elements = (num_tiles // counts[3]) * ow * oh * oc_padded * b  # every tile but the input-channel ones
     passes = out_moved // (output_elements * PARTIAL_SUM_BITS)
-    dram_write = output_elements * (PARTIAL_SUM_BITS * (passes - 1) + write_bits)
-    final_write = out_first * write_bits // PARTIAL_SUM_BITS
     dram_read = act_moved + wgt_moved + out_moved
     initial_read = act_first + wgt_first + out_first
     width = array.dram_bits_per_cycle
@@ -209,20 +213,24 @@ def search(layer: LoweredLayer, array: BitFusionArray, act_bits: int, weight_bit
         compute = num_tiles * b * oh * ow * _ceil_div(oc, m) * _ceil_div(kernel_area * ic, lanes)
     else:
         compute = num_tiles * b * _ceil_div(oc, m) * ow * oh * kernel_area * _ceil_div(ic, lanes)
-    middle = dram_read + dram_write - initial_read - final_write
-    stalls = np.maximum(0, _ceil_div(middle, width) - compute) + _ceil_div(initial_read, width) \
-        + _ceil_div(final_write, width)
-    cycles = compute + stalls
-
     w_r, w_w, i_r, i_w, o_r, o_w = array.buffer_pj_per_bit
-    energy = (compute * array.core_pj_per_cycle + wgt_inner * w_r + wgt_moved * w_w + act_inner * i_r
-              + act_moved * i_w + (out_moved + out_inner) * (o_r + o_w) + (dram_read + dram_write)
-              * array.dram_pj_per_bit)
-    order = np.lexsort((energy.ravel(), cycles.ravel()))[0]
-    o, t = np.unravel_index(order, cycles.shape)
-    return Schedule(
-        cycles=int(cycles[o, t]), stall_cycles=int(stalls[o, t]), compute_cycles=int(compute[t]),
-        weight_read_bits=int(wgt_inner[t]), weight_write_bits=int(wgt_moved[o, t]),
-        input_read_bits=int(act_inner[t]), input_write_bits=int(act_moved[o, t]),
-        output_read_bits=int(out_moved[o, t] + out_inner[t]), output_write_bits=int(out_moved[o, t] + out_inner[t]),
-        dram_read_bits=int(dram_read[o, t]), dram_write_bits=int(dram_write[o, t]))
+    fixed_energy = (compute * array.core_pj_per_cycle + wgt_inner * w_r + wgt_moved * w_w + act_inner * i_r
+                    + act_moved * i_w + (out_moved + out_inner) * (o_r + o_w) + dram_read * array.dram_pj_per_bit)
+    schedules = []
+    for bits in write_bits:
+        dram_write = output_elements * (PARTIAL_SUM_BITS * (passes - 1) + bits)
+        final_write = out_first * bits // PARTIAL_SUM_BITS
+        middle = dram_read + dram_write - initial_read - final_write
+        stalls = np.maximum(0, _ceil_div(middle, width) - compute) + _ceil_div(initial_read, width) \
+            + _ceil_div(final_write, width)
+        cycles = compute + stalls
+        energy = fixed_energy + dram_write * array.dram_pj_per_bit
+        o, t = np.unravel_index(np.lexsort((energy.ravel(), cycles.ravel()))[0], cycles.shape)
+        schedules.append(Schedule(
+            cycles=int(cycles[o, t]), stall_cycles=int(stalls[o, t]), compute_cycles=int(compute[t]),
+            weight_read_bits=int(wgt_inner[t]), weight_write_bits=int(wgt_moved[o, t]),
+            input_read_bits=int(act_inner[t]), input_write_bits=int(act_moved[o, t]),
+            output_read_bits=int(out_moved[o, t] + out_inner[t]),
+            output_write_bits=int(out_moved[o, t] + out_inner[t]),
+            dram_read_bits=int(dram_read[o, t]), dram_write_bits=int(dram_write[o, t])))
+    return tuple(schedules)

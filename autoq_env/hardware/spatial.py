@@ -15,7 +15,7 @@ from typing import ClassVar
 import numpy as np
 
 from autoq_env.hardware.base import JOULES_PER_PJ, MAX_QBN, LayerTerms, Lowering, TiledAccelerator
-from autoq_env.hardware.bitfusion_schedule import BitFusionArray, LoweredLayer, NoScheduleError, Schedule, search
+from autoq_env.hardware.bitfusion_schedule import BitFusionArray, LoweredLayer, NoScheduleError, Schedule, search_writes
 from autoq_env.hardware.presets import BITFUSION_EYERISS, BitFusionPreset
 from autoq_env.workload import LayerSpec
 
@@ -77,21 +77,24 @@ class SpatialAccelerator(TiledAccelerator):
         cycles, stalls and buffer and DRAM traffic, as the public simulator reports them."""
         lowering = self._plan(spec).lowering
         return self._search(spec, lowering, batch, int(self._storage_bits[activation_qbn]),
-                            int(self._storage_bits[weight_qbn]), self.write_bits(output_qbn))
+                            int(self._storage_bits[weight_qbn]), (self.write_bits(output_qbn),))[0]
 
     def _search(self, spec: LayerSpec, lowering: Lowering, batch: int, act_bits: int, weight_bits: int,
-                write_bits: int) -> Schedule:
+                write_bits: tuple[int, ...]) -> tuple[Schedule, ...]:
         try:
-            return search(self.lower(spec, lowering, batch), self._array, act_bits, weight_bits, write_bits)
+            return search_writes(self.lower(spec, lowering, batch), self._array, act_bits, weight_bits, write_bits)
         except NoScheduleError as error:
             raise ValueError(f"SpatialAccelerator cannot lower layer {spec.name} on preset {self.preset.name!r}: "
                              f"{error}; allowed: layers whose smallest tile fits half of each buffer "
                              "(raise the preset's buffer sizes)") from None
 
     def _uniform_terms(self, spec: LayerSpec, lowering: Lowering, batch: int, act_bits: int, weight_bits: int,
-                       write_bits: int) -> LayerTerms:
-        schedule = self._search(spec, lowering, batch, act_bits, weight_bits, write_bits)
-        preset, passes = self.preset, lowering.passes
+                       write_bits: tuple[int, ...]) -> list[LayerTerms]:
+        return [self._terms(schedule, lowering.passes)
+                for schedule in self._search(spec, lowering, batch, act_bits, weight_bits, write_bits)]
+
+    def _terms(self, schedule: Schedule, passes: int) -> LayerTerms:
+        preset = self.preset
         busy = schedule.cycles - schedule.stall_cycles
         buffer_pj = schedule.energy_pj(self._array) - busy * preset.array_pj_per_cycle \
             - (schedule.dram_read_bits + schedule.dram_write_bits) * preset.dram_pj_per_bit

@@ -59,7 +59,11 @@ class TemporalAccelerator(TiledAccelerator):
         return self.peak_binary_ops_per_cycle * self.preset.frequency_hz
 
     def _uniform_terms(self, spec: LayerSpec, lowering: Lowering, batch: int, act_bits: int, weight_bits: int,
-                       write_bits: int) -> LayerTerms:
+                       write_bits: tuple[int, ...]) -> list[LayerTerms]:
+        return [self._write_terms(spec, lowering, batch, act_bits, weight_bits, bits) for bits in write_bits]
+
+    def _write_terms(self, spec: LayerSpec, lowering: Lowering, batch: int, act_bits: int, weight_bits: int,
+                     write_bits: int) -> LayerTerms:
         p = self.preset
         tiles_m = _ceil_div(lowering.out_channels, p.dm)
         tiles_n = _ceil_div(batch * spec.out_h * spec.out_w, p.dn)

@@ -23,7 +23,7 @@ from autoq_env.hardware import (
 )
 from tests.hardware.layers import ALL_MODELS, ARRAY_MODELS, conv_spec, kernel_qbns, layer_specs, linear_spec, model_id
 
-SETTINGS = settings(max_examples=30, deadline=None)
+SETTINGS = settings(max_examples=20, deadline=None)
 RELATIVE = 1e-12  # float sums taken in different orders
 
 
@@ -118,8 +118,10 @@ def test_spatial_qbns_of_one_fusion_class_cost_the_same(grouped, data):
     swapped = np.array([data.draw(st.sampled_from(fusion_class[int(q)])) for q in kernel_qbn])
     swapped_activation = data.draw(st.sampled_from(fusion_class[activation_qbn]))
     swapped_output = data.draw(st.sampled_from(fusion_class[output_qbn]))
-    assert model.layer_cost(spec, swapped, swapped_activation, output_qbn=swapped_output) == model.layer_cost(
-        spec, kernel_qbn, activation_qbn, output_qbn=output_qbn)
+    swapped_cost = model.layer_cost(spec, swapped, swapped_activation, output_qbn=swapped_output)
+    cost = model.layer_cost(spec, kernel_qbn, activation_qbn, output_qbn=output_qbn)
+    assert swapped_cost.cycles == cost.cycles and swapped_cost.breakdown["dram_bits"] == cost.breakdown["dram_bits"]
+    assert swapped_cost.energy_j == pytest.approx(cost.energy_j, rel=RELATIVE)  # summed in another order
 
 
 SIMULATOR = SpatialAccelerator(simulator_view(BITFUSION_EYERISS))
@@ -197,14 +199,16 @@ def test_temporal_busy_cycles_match_the_bismo_formula(c_in, c_out, kernel, size,
 
 
 def test_temporal_fetch_is_rhs_bytes_plus_lhs_bytes_per_rhs_tile():
-    """Weights too large to stay on chip are fetched again for each right-hand (activation) tile."""
+    """Weights that do not stay on chip are fetched again for each right-hand (activation) tile; splitting the
+    reduction into chunks that do stay costs a 32-bit write-back per chunk instead; the compiler takes the faster."""
     preset = dataclasses.replace(BISMO_PYNQ_Z1, lmem_entries=2 * 16, widen_when_cheaper=False)
     spec = linear_spec(512, 16, rows=16)  # m = 16 kernels, k = 512, n = 16 rows: 2 x 2 x 2 tiles (m, n, k)
     cost = TemporalAccelerator(preset).layer_cost(spec, 8, 8)
     tile_bits = 8 * 8 * 256  # 8 bit-planes of one 8 x 256 tile
     rhs_bits, lhs_bits = 2 * 2 * tile_bits, 2 * 2 * tile_bits  # tiles_n (tiles_m) x tiles_k
     result_bits = 2 * 2 * 8 * 8 * 32
-    assert cost.breakdown["dram_bits"] == rhs_bits + lhs_bits * 2 + result_bits
+    refetch, chunked = rhs_bits + lhs_bits * 2 + result_bits, rhs_bits + lhs_bits + 2 * result_bits
+    assert cost.breakdown["dram_bits"] == min(refetch, chunked) == chunked
     resident = TemporalAccelerator(dataclasses.replace(preset, lmem_entries=1024)).layer_cost(spec, 8, 8)
     assert resident.breakdown["dram_bits"] == rhs_bits + lhs_bits + result_bits
 
