@@ -45,6 +45,7 @@ from benchmarks.figures import save_png
 DEFAULT_OUT = Path("benchmarks/results/hardware")
 KERNEL_WISE = "w3/5 a4"  # kernels alternating 3 and 5 bits, activations 4 bits
 REFERENCE_CSV = Path(__file__).resolve().parents[1].parent / "shared" / "hardware-reference" / "bitfusion-sim-batch16.csv"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "hardware.md"
 UNIFORM_MODELS = ("resnet20", "resnet18", "mobilenet_v2")
 UNIFORM_BITS = (8, 6, 4, 3, 2)
 
@@ -326,6 +327,19 @@ def uniform_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def update_doc_section(name: str, text: str, doc: Path = DOC) -> bool:
+    """Replace what lies between ``<!-- name:begin -->`` and ``<!-- name:end -->`` in ``doc`` (atomically)."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    if not doc.exists():
+        return False
+    current = doc.read_text()
+    if current.count(begin) != 1 or current.count(end) != 1:
+        return False
+    head, rest = current.split(begin)
+    write_text(doc, head + begin + "\n" + text + rest[rest.index(end):])
+    return True
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -364,12 +378,16 @@ def main(argv: list[str] | None = None) -> None:
         save_scatter(comparison, args.out / "reference-cycles.png")
         print(f"saved {args.out / 'validation.md'}, {args.out / 'reference-rows.csv'} and "
               f"{args.out / 'reference-cycles.png'}")
+        if update_doc_section("validation", table):
+            print(f"updated {DOC}")
         return
     if args.uniform_table:
         table = uniform_table()
         print(table, end="")
         write_text(args.out / "uniform.md", table)
         print(f"saved {args.out / 'uniform.md'}")
+        if update_doc_section("uniform", table):
+            print(f"updated {DOC}")
         return
     try:
         preset = get_accelerator(args.accelerator, args.preset).preset.name
