@@ -44,7 +44,8 @@ from benchmarks.figures import save_png
 
 DEFAULT_OUT = Path("benchmarks/results/hardware")
 KERNEL_WISE = "w3/5 a4"  # kernels alternating 3 and 5 bits, activations 4 bits
-REFERENCE_CSV = Path(__file__).resolve().parents[1].parent / "shared" / "hardware-reference" / "bitfusion-sim-batch16.csv"
+# the reference lives beside the repository: ../shared/hardware-reference/ from the repository root
+REFERENCE_CSV = Path(__file__).resolve().parents[2] / "shared" / "hardware-reference" / "bitfusion-sim-batch16.csv"
 DOC = Path(__file__).resolve().parents[1] / "docs" / "hardware.md"
 UNIFORM_MODELS = ("resnet20", "resnet18", "mobilenet_v2")
 UNIFORM_BITS = (8, 6, 4, 3, 2)

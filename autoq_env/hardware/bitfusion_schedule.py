@@ -148,7 +148,7 @@ def search(layer: LoweredLayer, array: BitFusionArray, act_bits: int, weight_bit
     return search_writes(layer, array, act_bits, weight_bits, (write_bits,))[0]
 
 
-@functools.lru_cache(maxsize=None)  # arguments are frozen dataclasses, ints and tuples: shared by every model instance
+@functools.cache  # arguments are frozen dataclasses, ints and tuples: shared by every model instance
 def search_writes(layer: LoweredLayer, array: BitFusionArray, act_bits: int, weight_bits: int,
                   write_bits: tuple[int, ...]) -> tuple[Schedule, ...]:
     """``search`` for several write-back widths at once (the tiling candidates and their traffic are shared)."""

@@ -128,11 +128,10 @@ class BismoPreset(ArrayPreset):
     rmem_entries: int
     exec_overhead_cycles: int  # cycles each execute instruction adds to its tiles_k cycles (issue)
     exec_drain_cycles: int  # execute pipeline depth, waited out before each result tile is written
-    result_buffer_pj_per_bit: float
 
     def __post_init__(self) -> None:
         _check_fields(self, ("dram_bits_per_cycle", "dm", "dk", "dn", "lmem_entries", "rmem_entries"),
-                      ("frequency_hz",), (*self._ENERGIES, "result_buffer_pj_per_bit"))
+                      ("frequency_hz",), self._ENERGIES)
         for name in ("exec_overhead_cycles", "exec_drain_cycles"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -173,7 +172,8 @@ def _bitfusion(name: str, scale: int, dram_bits_per_cycle: int) -> BitFusionPres
     """Config 1 (``scale=1``, 192-bit interface) or configs 2-5: columns and every buffer times ``scale``."""
     return BitFusionPreset(
         name=name, frequency_hz=500e6, dram_bits_per_cycle=dram_bits_per_cycle, array_pj_per_cycle=235.1 * scale,
-        **_BITFUSION_SRAM_PJ, dram_pj_per_bit=15.0, source=_BITFUSION_SOURCE, requantize_outputs=True, widen_when_cheaper=True,
+        **_BITFUSION_SRAM_PJ, dram_pj_per_bit=15.0, source=_BITFUSION_SOURCE, requantize_outputs=True,
+        widen_when_cheaper=True,
         rows=16, columns=32 * scale, brick_bits=2, max_bits=8, weight_buffer_bytes=65536 * scale,
         input_buffer_bytes=32768 * scale, output_buffer_bytes=16384 * scale, store_at_fused_width=True)
 
@@ -226,8 +226,8 @@ def _bismo(name: str, dm: int, dn: int, frequency_hz: float) -> BismoPreset:
         output_buffer_read_pj_per_bit=HOROWITZ_45NM.sram_read_8kb_pj_per_64bit / 64,
         output_buffer_write_pj_per_bit=HOROWITZ_45NM.sram_read_8kb_pj_per_64bit / 64,
         dram_pj_per_bit=(HOROWITZ_45NM.dram_low_pj_per_64bit + HOROWITZ_45NM.dram_high_pj_per_64bit) / 2 / 64,
-        source=_BISMO_SOURCE, requantize_outputs=True, widen_when_cheaper=True, dm=dm, dk=dk, dn=dn, lmem_entries=1024, rmem_entries=1024,
-        exec_overhead_cycles=1, exec_drain_cycles=11, result_buffer_pj_per_bit=HOROWITZ_45NM.sram_read_8kb_pj_per_64bit / 64)
+        source=_BISMO_SOURCE, requantize_outputs=True, widen_when_cheaper=True, dm=dm, dk=dk, dn=dn,
+        lmem_entries=1024, rmem_entries=1024, exec_overhead_cycles=1, exec_drain_cycles=11)
 
 
 BISMO_PYNQ_Z1 = _bismo("bismo-pynq", 8, 8, 200e6)

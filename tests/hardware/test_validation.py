@@ -85,9 +85,9 @@ def test_unknown_accelerator_names_the_allowed_ones():
 
 
 def test_unknown_preset_names_the_allowed_ones():
-    with pytest.raises(ValueError, match="unknown preset 'eyeriss' for accelerator 'spatial'; allowed: bitfusion-eyeriss, "
-                                         "bitfusion-m32-if4096, bitfusion-m64-if4096, bitfusion-m128-if4096, "
-                                         "bitfusion-m256-if4096"):
+    with pytest.raises(ValueError, match="unknown preset 'eyeriss' for accelerator 'spatial'; allowed: "
+                                         "bitfusion-eyeriss, bitfusion-m32-if4096, bitfusion-m64-if4096, "
+                                         "bitfusion-m128-if4096, bitfusion-m256-if4096"):
         get_accelerator("spatial", "eyeriss")
     with pytest.raises(ValueError, match="allowed: bismo-pynq, bismo-ultra96"):
         get_accelerator("temporal", "bitfusion-eyeriss")
@@ -114,9 +114,11 @@ def test_a_preset_field_out_of_range_names_the_field_and_the_range(field, value,
         dataclasses.replace(BITFUSION_EYERISS, **{field: value})
 
 
-@pytest.mark.parametrize("field, value, allowed", [("dk", 0, "dk must be an integer >= 1"),
-                                                   ("lmem_entries", 1, "lmem_entries and rmem_entries must be >= 2"),
-                                                   ("exec_drain_cycles", -1, "exec_drain_cycles must be an integer >= 0")])
+@pytest.mark.parametrize("field, value, allowed", [
+    ("dk", 0, "dk must be an integer >= 1"),
+    ("lmem_entries", 1, "lmem_entries and rmem_entries must be >= 2"),
+    ("exec_drain_cycles", -1, "exec_drain_cycles must be an integer >= 0"),
+])
 def test_a_bismo_field_out_of_range_names_the_field(field, value, allowed):
     with pytest.raises(ValueError, match=re.escape(allowed)):
         dataclasses.replace(BISMO_PYNQ_Z1, **{field: value})
