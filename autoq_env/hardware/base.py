@@ -280,6 +280,7 @@ class TiledAccelerator(Accelerator):
         super().__init__(preset, group_kernels)
         self._plans: dict[LayerSpec, _LayerPlan] = {}
         self._tables: dict[tuple[LayerSpec, int, int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._representative_slots: np.ndarray | None = None  # set on first use: subclasses set _storage_bits last
 
     @property
     def cycles_per_s(self) -> float:
@@ -409,6 +410,17 @@ class TiledAccelerator(Accelerator):
     def _layer_terms(self, spec: LayerSpec, kernel_qbn: np.ndarray, activation_qbn: int, output_qbn: int | None,
                      batch: int) -> LayerTerms:
         plan = self._plan(spec)
-        tiles = self._tile_histogram(kernel_qbn, plan)
+        # tiles per stored width, counted on the width's smallest QBN: QBNs stored alike then cost exactly the same
+        tiles = np.bincount(self._representative(), weights=self._tile_histogram(kernel_qbn, plan),
+                            minlength=_QBN_SLOTS)
         table = self._table(spec, plan, batch, activation_qbn, output_qbn, tiles)
         return tuple((tiles @ table).tolist())
+
+    def _representative(self) -> np.ndarray:
+        """For each QBN slot, the smallest QBN stored at the same width (slot 0 maps to itself)."""
+        representative = self._representative_slots
+        if representative is None:
+            bits = self._storage_bits
+            representative = np.array([0] + [int(np.flatnonzero(bits == bits[q])[0]) for q in range(1, _QBN_SLOTS)])
+            self._representative_slots = representative
+        return representative
