@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
+from autoq_env.cost_tracker import CostTracker
 from autoq_env.data import DATASETS, SEARCH_POOL_SAMPLES
 from autoq_env.hardware import ACCELERATORS, get_accelerator
 from autoq_env.models import MODELS
@@ -136,6 +137,9 @@ class AutoQEnv(gym.Env):
     Intermediate rewards are potential-based: each step pays ``phi(s') - phi(s)`` with ``phi`` the
     cost term of a running estimate (unassigned QBNs at ``b_max``; 0 in resource mode) and
     ``phi(s_0) = 0``; the final step pays ``R - phi(s_T-1)``. So an episode's rewards sum to ``R``.
+    A layer's output is written at its consumers' activation QBN, so an activation choice also changes
+    the cost of the layers feeding it; the estimate and the caps recompute exactly those layers
+    (``autoq_env.cost_tracker``), so both stay exact.
 
     ## Starting State
 
@@ -251,37 +255,15 @@ class AutoQEnv(gym.Env):
                 "kernel_qbn": [[weight_qbn] * spec.c_out for spec in self.specs]}
 
     def _prepare_costs(self) -> None:
-        """Reference costs and the per-kernel cost tables used by the shaping estimate and the budget."""
-        acc = self.accelerator
-        self.reference_cost = acc.network_cost(self.specs, self._uniform(8, 8))
-        qbns = range(self.b_min, self.b_max + 1)
-        # kernel_latency_s[l, w - b_min, a - b_min]: layer l's latency with every kernel at w bits and
-        # activations at a bits, divided by its number of kernels (likewise kernel_energy_j). The running
-        # estimate and the search baselines use these per-kernel shares.
-        n = len(qbns)
-        self.kernel_latency_s = np.zeros((self.num_layers, n, n))
-        self.kernel_energy_j = np.zeros((self.num_layers, n, n))
-        for index, spec in enumerate(self.specs):
-            for i, w in enumerate(qbns):
-                kernels = np.full(spec.c_out, w, dtype=np.int64)
-                for j, a in enumerate(qbns):
-                    cost = acc.layer_cost(spec, kernels, a)
-                    self.kernel_latency_s[index, i, j] = cost.latency_s / spec.c_out
-                    self.kernel_energy_j[index, i, j] = cost.energy_j / spec.c_out
-        layer_8bit = [acc.layer_cost(spec, np.full(spec.c_out, 8, dtype=np.int64), 8) for spec in self.specs]
-        self._latency_share = np.array([c.latency_s for c in layer_8bit]) / self.reference_cost.latency_s
-        self._energy_share = np.array([c.energy_j for c in layer_8bit]) / self.reference_cost.energy_j
-        if self.mode == "resource":
-            self._budget_value = self.budget * self._metric(self.reference_cost)
-            # cheapest cost of each layer: every kernel and the activation at b_min
-            self._min_layer_cost = np.array([
-                self._metric(acc.layer_cost(spec, np.full(spec.c_out, self.b_min, dtype=np.int64), self.b_min))
-                for spec in self.specs])
-            cheapest = self._min_layer_cost.sum()
-            if cheapest > self._budget_value * (1 + 1e-12):
-                raise ValueError(f"budget {self.budget} is infeasible: even every QBN at b_min={self.b_min} costs "
-                                 f"{cheapest / self._metric(self.reference_cost):.4f} of the 8-bit model's "
-                                 f"{self.budget_metric}; raise the budget or lower b_min")
+        """Reference costs, per-kernel cost tables, running estimate and budget caps: ``autoq_env.cost_tracker``."""
+        self._cost_tracker = CostTracker(self.accelerator, self.specs, self.b_min, self.b_max, self.reward_weights,
+                                         self.mode, self.budget, self.budget_metric)
+        self.reference_cost = self._cost_tracker.reference_cost
+        self.kernel_latency_s = self._cost_tracker.kernel_latency_s
+        self.kernel_energy_j = self._cost_tracker.kernel_energy_j
+        self._latency_share = self._cost_tracker.latency_share
+        self._energy_share = self._cost_tracker.energy_share
+        self._budget_value = self._cost_tracker.budget_value
 
     def _metric(self, cost) -> float:
         return cost.latency_s if self.budget_metric == "latency" else cost.energy_j
@@ -331,26 +313,23 @@ class AutoQEnv(gym.Env):
         self._kernel_qbn = [np.zeros(spec.c_out, dtype=np.int64) for spec in self.specs]
         self._goal = 0.0
         self._qbn_sum = 0
-        top = self.b_max - self.b_min
-        kernels = np.array(self.problem.num_kernels)
-        self._latency_estimate = float((self.kernel_latency_s[:, top, top] * kernels).sum())
-        self._energy_estimate = float((self.kernel_energy_j[:, top, top] * kernels).sum())
+        self._episode_costs = self._cost_tracker.start()
+        self._latency_estimate, self._energy_estimate = self._cost_tracker.estimate(self._episode_costs)
         self._phi_start = self._cost_potential()
         self._potential = 0.0
         self._done = False
-        self._exact_cost_done = 0.0  # resource mode: exact cost of the finished layers
         self._cap = self.b_max  # largest QBN the next step may take; set with each observation
 
-    def _move_estimate(self, layer: int, kernels: int, old: tuple[int, int], new: tuple[int, int]) -> None:
-        """Move ``kernels`` kernels of ``layer`` from (weight, activation) QBN offsets ``old`` to ``new``."""
-        self._latency_estimate += kernels * (self.kernel_latency_s[layer][new] - self.kernel_latency_s[layer][old])
-        self._energy_estimate += kernels * (self.kernel_energy_j[layer][new] - self.kernel_energy_j[layer][old])
+    def _move_estimate(self, layer: int, kernel: int, qbn: int) -> None:
+        """Assign ``qbn`` to ``layer``'s activation (``kernel=-1``) or to one of its kernels, and update the costs."""
+        if kernel < 0:
+            self._cost_tracker.assign_activation(self._episode_costs, layer, qbn)
+        else:
+            self._cost_tracker.assign_kernel(self._episode_costs, layer, kernel, qbn)
+        self._latency_estimate, self._energy_estimate = self._cost_tracker.estimate(self._episode_costs)
 
     def _cost_potential(self) -> float:
-        if self.mode != "accuracy":
-            return 0.0
-        return self.reward_weights.cost_term(self._latency_estimate / self.reference_cost.latency_s,
-                                             self._energy_estimate / self.reference_cost.energy_j)
+        return self._cost_tracker.potential(self._episode_costs)
 
     def _norm(self, qbn: float) -> float:
         return 1.0 if self.b_max == self.b_min else (qbn - self.b_min) / (self.b_max - self.b_min)
@@ -380,40 +359,13 @@ class AutoQEnv(gym.Env):
         return np.clip(obs, -1.0, 1.0)
 
     # -- budget caps (resource mode) ----------------------------------------------------------------
-    def _remaining_min_cost(self) -> float:
-        return float(self._min_layer_cost[self._layer + 1:].sum())
-
     def _activation_cap(self) -> int:
-        """Largest activation QBN for which this layer at b_min kernels plus the rest at b_min fit."""
-        spec = self.specs[self._layer]
-        kernels = np.full(spec.c_out, self.b_min, dtype=np.int64)
-        return self._largest_feasible(lambda a: self._metric(self.accelerator.layer_cost(spec, kernels, a)))
+        """Largest activation QBN for which the cheapest completion (everything else at b_min) fits the budget."""
+        return self._cost_tracker.activation_cap(self._episode_costs, self._layer)
 
     def _kernel_cap(self) -> int:
         """Largest QBN for the current kernel that keeps a within-budget completion possible."""
-        spec = self.specs[self._layer]
-        trial = self._kernel_qbn[self._layer].copy()
-        trial[self._kernel:] = self.b_min
-        activation = int(self._activation_qbn[self._layer])
-
-        def layer_cost(qbn: int) -> float:
-            trial[self._kernel] = qbn
-            return self._metric(self.accelerator.layer_cost(spec, trial, activation))
-        return self._largest_feasible(layer_cost)
-
-    def _largest_feasible(self, layer_cost) -> int:
-        """Binary search over QBNs, relying on cost being monotone in every QBN (tested in hardware)."""
-        allowance = self._budget_value - self._exact_cost_done - self._remaining_min_cost()
-        if layer_cost(self.b_max) <= allowance:
-            return self.b_max
-        low, high = self.b_min, self.b_max  # low is always feasible by the episode's invariant
-        while high - low > 1:
-            middle = (low + high) // 2
-            if layer_cost(middle) <= allowance:
-                low = middle
-            else:
-                high = middle
-        return low
+        return self._cost_tracker.kernel_cap(self._episode_costs, self._layer, self._kernel)
 
     # -- gym API ------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
@@ -458,13 +410,12 @@ class AutoQEnv(gym.Env):
         action = self.check_action(action)
         layer = self._layer
         spec = self.specs[layer]
-        top = self.b_max - self.b_min
         if self._kernel < 0:  # layer step: activation QBN and goal
             cap = self._cap
             qbn = min(self.action_to_qbn(action[0]), cap)
             self._activation_qbn[layer] = qbn
             self._goal = self.b_min + (action[1] + 1.0) / 2.0 * (self.b_max - self.b_min)
-            self._move_estimate(layer, spec.c_out, (top, top), (top, qbn - self.b_min))
+            self._move_estimate(layer, -1, qbn)
             self._kernel, self._qbn_sum = 0, 0
             info = {"step_kind": "layer", "layer": layer, "kernel": -1, "qbn": qbn, "goal": self._goal, "qbn_cap": cap}
         else:  # kernel step
@@ -473,14 +424,10 @@ class AutoQEnv(gym.Env):
             qbn = min(self.action_to_qbn(action[0]), cap)
             self._kernel_qbn[layer][kernel] = qbn
             self._qbn_sum += qbn
-            a = int(self._activation_qbn[layer]) - self.b_min
-            self._move_estimate(layer, 1, (top, a), (qbn - self.b_min, a))
+            self._move_estimate(layer, kernel, qbn)
             info = {"step_kind": "kernel", "layer": layer, "kernel": kernel, "qbn": qbn, "qbn_cap": cap}
             self._kernel += 1
             if self._kernel == spec.c_out:  # layer finished
-                if self.mode == "resource":
-                    self._exact_cost_done += self._metric(
-                        self.accelerator.layer_cost(spec, self._kernel_qbn[layer], int(self._activation_qbn[layer])))
                 self._layer += 1
                 self._kernel = -1
         self._steps += 1
@@ -614,7 +561,7 @@ class AutoQEnv(gym.Env):
     def __getstate__(self) -> dict:
         state = {name: getattr(self, name) for name in (
             "_layer", "_kernel", "_steps", "_activation_qbn", "_kernel_qbn", "_goal", "_qbn_sum",
-            "_latency_estimate", "_energy_estimate", "_potential", "_done", "_exact_cost_done", "_cap")}
+            "_latency_estimate", "_energy_estimate", "_potential", "_done", "_episode_costs", "_cap")}
         return {"kwargs": self._kwargs, "episode": state, "np_random": self._np_random}
 
     def __setstate__(self, state: dict) -> None:

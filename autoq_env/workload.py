@@ -1,16 +1,19 @@
-"""Workload: the shapes and MAC counts of a model's quantizable layers, in forward order.
+"""Workload: the shapes and MAC counts of a model's quantizable layers, in forward order, and who reads whose output.
 
 ``extract_layers`` runs one dummy image through the model with forward hooks on every ``Conv2d``
-(grouped and depthwise included) and ``Linear``. The result is plain data (``LayerSpec``), which is
-all the hardware models see: they know nothing of torch modules.
+(grouped and depthwise included) and ``Linear``, and traces its graph (``torch.fx``) to find, for each layer, the
+layers that read its output (``consumers``) and whether it reads the network input. The result is plain data
+(``LayerSpec``), which is all the hardware models see: they know nothing of torch modules.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import warnings
+from collections import deque
+from dataclasses import asdict, dataclass, replace
 
 import torch
-from torch import nn
+from torch import fx, nn
 
 QUANTIZABLE = (nn.Conv2d, nn.Linear)
 
@@ -20,6 +23,11 @@ class LayerSpec:
     """One quantizable layer. ``macs`` counts multiply-accumulates for one input image.
 
     A ``Linear`` layer is described as a 1x1 convolution on a 1x1 feature map.
+
+    ``consumers``: indices (in the network's layer list) of the layers that read this layer's output, through any
+    chain of non-quantized operations (batch norm, ReLU, pooling, flatten, residual additions); empty when the output
+    leaves the network (the last layer). ``reads_network_input``: the layer reads the image itself (accelerators
+    lower such a first layer with im2col).
     """
 
     name: str
@@ -34,6 +42,8 @@ class LayerSpec:
     out_h: int
     out_w: int
     macs: int
+    consumers: tuple[int, ...] = ()
+    reads_network_input: bool = False
 
     @property
     def kernel_area(self) -> int:
@@ -108,4 +118,61 @@ def extract_layers(model: nn.Module, input_shape: tuple[int, int, int]) -> list[
         model.train(was_training)
     if not specs:
         raise ValueError("model has no Conv2d or Linear layer to quantize")
-    return specs
+    return _with_dataflow(model, specs)
+
+
+def _with_dataflow(model: nn.Module, specs: list[LayerSpec]) -> list[LayerSpec]:
+    """``specs`` with ``consumers`` and ``reads_network_input`` from the model's traced graph.
+
+    Models ``torch.fx`` cannot trace fall back to a chain (each layer read by the next, the first reading the
+    input), with a warning.
+    """
+    index = {spec.name: position for position, spec in enumerate(specs)}
+    try:
+        graph = fx.symbolic_trace(model).graph
+    except Exception as error:  # fx raises many kinds (TraceError, TypeError, ...) on dynamic control flow
+        warnings.warn(f"torch.fx cannot trace {type(model).__name__} ({error}); assuming each layer's output is read "
+                      "by the next layer only", stacklevel=3)
+        return [replace(spec, consumers=(position + 1,) if position + 1 < len(specs) else (),
+                        reads_network_input=position == 0) for position, spec in enumerate(specs)]
+    nodes = list(graph.nodes)
+    layer_of = {node: index[node.target] for node in nodes if node.op == "call_module" and node.target in index}
+    if len(layer_of) != len(specs):
+        raise ValueError(f"the traced graph calls {len(layer_of)} of the model's {len(specs)} quantizable layers; "
+                         "every Conv2d and Linear must be called exactly once in forward")
+    # quantized layers upstream of each node (itself included), in graph order
+    upstream: dict[fx.Node, frozenset[int]] = {}
+    reads_input: dict[fx.Node, bool] = {}
+    for node in nodes:
+        parents = node.all_input_nodes
+        upstream[node] = frozenset().union(*(upstream[p] for p in parents)) | (
+            {layer_of[node]} if node in layer_of else set())
+        reads_input[node] = node.op == "placeholder" or any(
+            reads_input[p] and p not in layer_of for p in parents)
+    downstream = {layer: {layer_of[n] for n in nodes if layer in upstream[n] and n in layer_of} - {layer}
+                  for layer in layer_of.values()}
+    result = list(specs)
+    for node, layer in layer_of.items():
+        consumers: set[int] = set()
+        leaves_network = False
+        queue, seen = deque([(node, user) for user in node.users]), set()
+        while queue:
+            parent, current = queue.popleft()
+            if current in seen:
+                continue
+            seen.add(current)
+            if current in layer_of:
+                consumers.add(layer_of[current])
+                continue
+            if current.op == "output":
+                leaves_network = True
+                continue
+            # a join (residual addition, concatenation) whose other input comes from a layer that itself reads
+            # this layer's output belongs to a later layer's write-back: stop there
+            others = [p for p in current.all_input_nodes if p is not parent]
+            if any(upstream[p] & downstream[layer] for p in others):
+                continue
+            queue.extend((current, user) for user in current.users)
+        result[layer] = replace(specs[layer], consumers=() if leaves_network else tuple(sorted(consumers)),
+                                reads_network_input=any(reads_input[p] for p in node.all_input_nodes))
+    return result

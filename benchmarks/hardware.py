@@ -1,18 +1,26 @@
-"""What the accelerator models predict for a network, layer by layer, and how they compare with published figures.
+"""What the accelerator models predict for a network, layer by layer, and how they compare with the public BitFusion
+simulator and published figures.
 
     python -m benchmarks.hardware --model resnet18 --accelerator spatial [--preset P] [--batch B] [--out DIR]
     python -m benchmarks.hardware --validate [--out DIR]
+    python -m benchmarks.hardware --uniform-table [--out DIR]
 
 The first form prints per-layer and total latency and energy of ``--model`` (random weights: only shapes matter)
 at uniform 8, 4 and 2 bits and for a kernel-wise example (kernels alternating 3 and 5 bits, activations 4 bits)
 with and without kernel grouping, and saves a bar chart and the raw numbers (JSON) into ``--out``. The second
-prints the model-vs-paper table and the grouped-vs-ungrouped table of ``docs/hardware.md`` and saves them as
-``validation.md``.
+compares the spatial model with every row of the simulator's shipped results
+(``../shared/hardware-reference/bitfusion-sim-batch16.csv``), prints and saves the tables of ``docs/hardware.md``
+(``validation.md``, the per-row comparison ``reference-rows.csv`` and the scatter ``reference-cycles.png``). The
+third prints and saves (``uniform.md``) the latency and energy of uniform 8/6/4/3/2 bits relative to 8 bits.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
+import statistics
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +29,13 @@ from autoq_env.atomic_io import write_json, write_text
 from autoq_env.data import DatasetInfo
 from autoq_env.hardware import (
     ACCELERATORS,
+    BITFUSION_SWEEP,
     PRESETS,
     Accelerator,
     SpatialAccelerator,
     TemporalAccelerator,
     get_accelerator,
+    simulator_view,
     uniform_config,
 )
 from autoq_env.models import CIFAR_RESNETS, TORCHVISION_MODELS, build_model
@@ -34,6 +44,11 @@ from benchmarks.figures import save_png
 
 DEFAULT_OUT = Path("benchmarks/results/hardware")
 KERNEL_WISE = "w3/5 a4"  # kernels alternating 3 and 5 bits, activations 4 bits
+# the reference lives beside the repository: ../shared/hardware-reference/ from the repository root
+REFERENCE_CSV = Path(__file__).resolve().parents[2] / "shared" / "hardware-reference" / "bitfusion-sim-batch16.csv"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "hardware.md"
+UNIFORM_MODELS = ("resnet20", "resnet18", "mobilenet_v2")
+UNIFORM_BITS = (8, 6, 4, 3, 2)
 
 
 def build_specs(model_name: str) -> list[LayerSpec]:
@@ -132,9 +147,9 @@ def validation_table() -> str:
     """Model predictions next to published figures, as a Markdown table (regenerate with ``--validate``)."""
     spatial, temporal = SpatialAccelerator(), TemporalAccelerator()
     resnet18 = build_specs("resnet18")
-    # a layer that fills the BitFusion array exactly (256 input channels = 16 rows x pf 16 at 2 bits) and is
-    # compute bound at every precision: its MACs per compute cycle is the array's sustained rate
-    full = LayerSpec("full", "conv", 256, 256, (3, 3), 1, 1, 14, 14, 14, 14, 256 * 14 * 14 * 256 * 9)
+    # a layer that fills the BitFusion array exactly (256 input channels = 16 rows x pf 16 at 2 bits; a 16 x 16 map
+    # needs no padding of power-of-two tiles): its MACs per compute cycle is the array's sustained rate
+    full = LayerSpec("full", "conv", 256, 256, (3, 3), 1, 1, 16, 16, 16, 16, 256 * 16 * 16 * 256 * 9)
     bismo_8bit = temporal.network_cost(resnet18, uniform_config(resnet18, 8, 8))
     rows = [("BISMO PYNQ-Z1 peak binary ops/s (8x256x8, 200 MHz)", temporal.peak_binary_ops_per_s, 6.5e12,
              "Umuroglu et al. FPL 2018 / TRETS 2019; BISMO README"),
@@ -183,6 +198,149 @@ def grouping_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def read_reference(path: Path) -> list[dict]:
+    """The rows of the simulator's reference CSV, numbers as ints."""
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        for key, value in row.items():
+            if value.lstrip("-").isdigit():
+                row[key] = int(value)
+        row["first_layer"] = row["first_layer"] == "true"
+    return rows
+
+
+def reference_spec(row: dict) -> LayerSpec:
+    """A reference row's layer as a ``LayerSpec`` (``fc`` rows: a linear layer on one position)."""
+    kind = "conv" if row["kind"] == "conv" else "linear"
+    return LayerSpec(row["layer"], kind, row["c_in"], row["c_out"], (row["kernel_h"], row["kernel_w"]), row["stride"],
+                     row["groups"], row["in_h"], row["in_w"], row["out_h"], row["out_w"], row["macs"] // row["batch"],
+                     reads_network_input=row["first_layer"])
+
+
+def reference_model(row: dict) -> SpatialAccelerator:
+    """The spatial model of the row's configuration, as the simulator runs it (32-bit write-back, raw widths)."""
+    preset = BITFUSION_SWEEP[row["config_id"] - 1]
+    expected = (row["array_rows_N"], row["array_cols_M"], row["dram_bits_per_cycle"], row["wbuf_bytes"],
+                row["ibuf_bytes"], row["obuf_bytes"])
+    got = (preset.rows, preset.columns, preset.dram_bits_per_cycle, preset.weight_buffer_bytes,
+           preset.input_buffer_bytes, preset.output_buffer_bytes)
+    if expected != got:
+        raise ValueError(f"preset {preset.name} {got} does not match reference configuration {row['config_id']} "
+                         f"{expected}")
+    return SpatialAccelerator(simulator_view(preset))
+
+
+def compare_with_reference(rows: Sequence[dict]) -> list[dict]:
+    """Model against simulator on every row: cycles (through ``layer_cost``), stalls and DRAM traffic."""
+    models: dict[int, SpatialAccelerator] = {}
+    result = []
+    for row in rows:
+        model = models.setdefault(row["config_id"], reference_model(row))
+        cost = model.layer_cost(reference_spec(row), row["weight_bits"], row["act_bits"], batch=row["batch"])
+        reference_dram = row["dram_read_bits"] + row["dram_write_bits"]
+        result.append({
+            "network": row["network"], "layer": row["layer"], "config_id": row["config_id"],
+            "first_layer": row["first_layer"], "act_bits": row["act_bits"], "weight_bits": row["weight_bits"],
+            "reference_cycles": row["cycles"], "model_cycles": cost.cycles,
+            "cycle_error": cost.cycles / row["cycles"] - 1,
+            "reference_stall_share": row["memory_wait_cycles"] / row["cycles"],
+            "model_stall_share": cost.breakdown["stall_cycles"] / cost.cycles,
+            "reference_dram_bits": reference_dram, "model_dram_bits": cost.breakdown["dram_bits"],
+            "dram_error": cost.breakdown["dram_bits"] / reference_dram - 1})
+    return result
+
+
+def _percent(value: float) -> str:
+    return f"{value:+.2%}"
+
+
+def reference_tables(comparison: Sequence[dict]) -> str:
+    """Markdown: median and worst error per network and configuration, then per configuration."""
+    lines = ["| network | config | layers | median cycle error | worst cycle error | stall share simulator / model "
+             "| median DRAM error | worst DRAM error |", "|---|---|---|---|---|---|---|---|"]
+    groups: dict[tuple, list[dict]] = {}
+    for row in sorted(comparison, key=lambda r: r["config_id"]):
+        groups.setdefault((row["config_id"], row["network"]), []).append(row)
+    for config in sorted({row["config_id"] for row in comparison}):
+        groups[(config, "all")] = [row for row in comparison if row["config_id"] == config]
+    for config, network in sorted(groups, key=lambda key: (key[0], key[1] == "all")):
+        rows = groups[(config, network)]
+        cycles, dram = [r["cycle_error"] for r in rows], [r["dram_error"] for r in rows]
+        reference = sum(r["reference_stall_share"] * r["reference_cycles"] for r in rows) / sum(
+            r["reference_cycles"] for r in rows)
+        model = sum(r["model_stall_share"] * r["model_cycles"] for r in rows) / sum(r["model_cycles"] for r in rows)
+        lines.append(f"| {'**all**' if network == 'all' else network} | {config} | {len(rows)} "
+                     f"| {_percent(statistics.median(cycles))} | {_percent(max(cycles, key=abs))} "
+                     f"| {reference:.1%} / {model:.1%} | {_percent(statistics.median(dram))} "
+                     f"| {_percent(max(dram, key=abs))} |")
+    return "\n".join(lines) + "\n"
+
+
+def comparison_csv(comparison: Sequence[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(comparison[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(comparison)
+    return buffer.getvalue()
+
+
+def save_scatter(comparison: Sequence[dict], path: Path) -> None:
+    """Log-log scatter of model against simulator cycles, one colour per configuration, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 6))
+    for config in sorted({row["config_id"] for row in comparison}):
+        rows = [row for row in comparison if row["config_id"] == config]
+        axes.scatter([r["reference_cycles"] for r in rows], [r["model_cycles"] for r in rows], s=14, alpha=0.7,
+                     label=f"config {config} ({BITFUSION_SWEEP[config - 1].name})")
+    low = min(min(r["reference_cycles"], r["model_cycles"]) for r in comparison) / 2
+    high = max(max(r["reference_cycles"], r["model_cycles"]) for r in comparison) * 2
+    axes.plot([low, high], [low, high], color="black", linewidth=0.8, label="model = simulator")
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("BitFusion simulator cycles (batch 16)")
+    axes.set_ylabel("model cycles")
+    axes.set_title(f"{len(comparison)} layers of the simulator's shipped results")
+    axes.legend(fontsize=7)
+    figure.tight_layout()
+    save_png(figure, path)
+
+
+def uniform_table() -> str:
+    """Markdown: latency and energy of uniform 8/6/4/3/2 bits relative to uniform 8 bits (default presets,
+    requantized outputs), per model, batch and accelerator."""
+    header = " / ".join(str(b) for b in UNIFORM_BITS)
+    lines = [f"| model | batch | accelerator (preset) | latency at {header} bits | energy at {header} bits |",
+             "|---|---|---|---|---|"]
+    for model_name in UNIFORM_MODELS:
+        specs = build_specs(model_name)
+        for batch in (1, 16):
+            for accelerator in ("temporal", "spatial"):
+                model = get_accelerator(accelerator)
+                costs = [model.network_cost(specs, uniform_config(specs, b, b), batch=batch) for b in UNIFORM_BITS]
+                latency = " / ".join(f"{c.latency_s / costs[0].latency_s:.3f}" for c in costs)
+                energy = " / ".join(f"{c.energy_j / costs[0].energy_j:.3f}" for c in costs)
+                lines.append(f"| {model_name} | {batch} | {accelerator} ({model.preset.name}) | {latency} | {energy} |")
+    return "\n".join(lines) + "\n"
+
+
+def update_doc_section(name: str, text: str, doc: Path = DOC) -> bool:
+    """Replace what lies between ``<!-- name:begin -->`` and ``<!-- name:end -->`` in ``doc`` (atomically)."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    if not doc.exists():
+        return False
+    current = doc.read_text()
+    if current.count(begin) != 1 or current.count(end) != 1:
+        return False
+    head, rest = current.split(begin)
+    write_text(doc, head + begin + "\n" + text + rest[rest.index(end):])
+    return True
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -201,15 +359,36 @@ def main(argv: list[str] | None = None) -> None:
         f"{name}: {', '.join(presets)}" for name, presets in PRESETS.items()))
     parser.add_argument("--batch", type=positive_int, default=1, help="images per inference (default 1)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
-    parser.add_argument("--validate", action="store_true", help="print and save the model-vs-paper table instead")
+    parser.add_argument("--validate", action="store_true",
+                        help="compare with the BitFusion simulator's results and published figures instead")
+    parser.add_argument("--uniform-table", action="store_true",
+                        help="print and save uniform 8/6/4/3/2-bit latency and energy relative to 8 bits instead")
     args = parser.parse_args(argv)
     if args.out.exists() and not args.out.is_dir():
         parser.error(f"--out {args.out} exists and is not a folder")
     if args.validate:
-        table = validation_table() + "\n" + grouping_table()
+        if not REFERENCE_CSV.exists():
+            parser.error(f"the BitFusion reference data is not at {REFERENCE_CSV}")
+        comparison = compare_with_reference(read_reference(REFERENCE_CSV))
+        table = ("### Against the BitFusion simulator\n\n" + reference_tables(comparison)
+                 + "\n### Against published figures\n\n" + validation_table()
+                 + "\n### What grouping saves\n\n" + grouping_table())
         print(table, end="")
         write_text(args.out / "validation.md", table)
-        print(f"saved {args.out / 'validation.md'}")
+        write_text(args.out / "reference-rows.csv", comparison_csv(comparison))
+        save_scatter(comparison, args.out / "reference-cycles.png")
+        print(f"saved {args.out / 'validation.md'}, {args.out / 'reference-rows.csv'} and "
+              f"{args.out / 'reference-cycles.png'}")
+        if update_doc_section("validation", table):
+            print(f"updated {DOC}")
+        return
+    if args.uniform_table:
+        table = uniform_table()
+        print(table, end="")
+        write_text(args.out / "uniform.md", table)
+        print(f"saved {args.out / 'uniform.md'}")
+        if update_doc_section("uniform", table):
+            print(f"updated {DOC}")
         return
     try:
         preset = get_accelerator(args.accelerator, args.preset).preset.name

@@ -3,16 +3,28 @@
 ``get_accelerator(name)`` returns one of ``ACCELERATORS``: ``"temporal"`` (BISMO-style bit-serial),
 ``"spatial"`` (BitFusion-style bit-fusible) or ``"bitops"`` (a bit-operation proxy). Each costs a layer
 (``layer_cost``) or a network (``network_cost``) for per-kernel weight QBNs and per-layer activation QBNs, given
-``LayerSpec``s from ``autoq_env.workload.extract_layers``. Formulas and sources: ``docs/hardware.md``.
+``LayerSpec``s from ``autoq_env.workload.extract_layers``; a layer's output is written at the activation QBN of the
+layers that read it (presets' ``requantize_outputs``). Formulas and sources: ``docs/hardware.md``.
 """
 
 from __future__ import annotations
 
-from autoq_env.hardware.base import MAX_QBN, MIN_QBN, Accelerator, Cost, TiledAccelerator, uniform_config
+from autoq_env.hardware.base import (
+    MAX_QBN,
+    MIN_QBN,
+    PARTIAL_SUM_BITS,
+    Accelerator,
+    Cost,
+    TiledAccelerator,
+    output_qbns,
+    uniform_config,
+)
 from autoq_env.hardware.bitops import BitopsAccelerator
 from autoq_env.hardware.presets import (
     BISMO_PYNQ_Z1,
+    BISMO_ULTRA96,
     BITFUSION_EYERISS,
+    BITFUSION_SWEEP,
     BITOPS_NOMINAL,
     BITOPS_PRESETS,
     HOROWITZ_45NM,
@@ -23,6 +35,7 @@ from autoq_env.hardware.presets import (
     BitFusionPreset,
     BitopsPreset,
     Horowitz45nm,
+    simulator_view,
 )
 from autoq_env.hardware.spatial import SpatialAccelerator
 from autoq_env.hardware.temporal import TemporalAccelerator
@@ -56,8 +69,9 @@ def get_accelerator(name: str, preset: str | object | None = None, group_kernels
 
 
 __all__ = [
-    "ACCELERATORS", "ACCELERATOR_CLASSES", "BISMO_PYNQ_Z1", "BITFUSION_EYERISS", "BITOPS_NOMINAL", "BITOPS_PRESETS",
-    "HOROWITZ_45NM", "MAX_QBN", "MIN_QBN", "PRESETS", "SPATIAL_PRESETS", "TEMPORAL_PRESETS", "Accelerator",
-    "ArrayPreset", "BismoPreset", "BitFusionPreset", "BitopsAccelerator", "BitopsPreset", "Cost", "Horowitz45nm",
-    "SpatialAccelerator", "TemporalAccelerator", "TiledAccelerator", "get_accelerator", "uniform_config",
+    "ACCELERATORS", "ACCELERATOR_CLASSES", "BISMO_PYNQ_Z1", "BISMO_ULTRA96", "BITFUSION_EYERISS", "BITFUSION_SWEEP",
+    "BITOPS_NOMINAL", "BITOPS_PRESETS", "HOROWITZ_45NM", "MAX_QBN", "MIN_QBN", "PARTIAL_SUM_BITS", "PRESETS",
+    "SPATIAL_PRESETS", "TEMPORAL_PRESETS", "Accelerator", "ArrayPreset", "BismoPreset", "BitFusionPreset",
+    "BitopsAccelerator", "BitopsPreset", "Cost", "Horowitz45nm", "SpatialAccelerator", "TemporalAccelerator",
+    "TiledAccelerator", "get_accelerator", "output_qbns", "simulator_view", "uniform_config",
 ]

@@ -1,10 +1,11 @@
-"""What every accelerator model shares: the ``Cost`` record, argument checks, per-network sums, kernel tiling and
-grouping, and the memory and energy model of a tiled array.
+"""What every accelerator model shares: the ``Cost`` record, argument checks, per-network sums with each layer's
+output width taken from its consumers, and the kernel tiling and grouping of a tiled array.
 
-A layer (``LayerSpec``) is costed for one weight QBN per kernel (``kernel_qbn``, one per output channel) and one
-activation QBN. Subclasses of ``TiledAccelerator`` only say how one tile of output channels maps onto their array
-(``_tile_costs``) and at what width they store a QBN; tiling, grouping, buffers, DRAM and energy live here.
-See ``docs/hardware.md`` for every formula.
+A layer (``LayerSpec``) is costed for one weight QBN per kernel (``kernel_qbn``, one per output channel), one
+activation QBN and the QBN its output is written at (``output_qbn``: the activation QBN of the layer(s) reading it;
+``None`` for 32 bits). Subclasses of ``TiledAccelerator`` cost the whole layer at one weight width
+(``_uniform_terms``: their schedule, memory and energy model); tiling of output channels, grouping and mixing of
+kernel QBNs live here. See ``docs/hardware.md`` for every formula.
 """
 
 from __future__ import annotations
@@ -26,16 +27,19 @@ MAX_QBN = 8
 _QBN_SLOTS = MAX_QBN + 1  # arrays indexed by QBN; slot 0 is never used by a kernel
 JOULES_PER_PJ = 1e-12
 
-# (cycles, compute_cycles, memory_cycles, compute_j, buffer_j, dram_j) of one layer
-LayerTerms = tuple[float, float, float, float, float, float]
+PARTIAL_SUM_BITS = 32  # accumulators, and the width of a network output
+
+# (cycles, compute_cycles, stall_cycles, compute_j, buffer_j, dram_j, dram_bits) of one layer
+LayerTerms = tuple[float, float, float, float, float, float, float]
+_TERMS = 7
 
 
 @dataclass(frozen=True)
 class Cost:
     """Latency and energy of a layer or a network.
 
-    ``breakdown`` holds energy in joules under ``"compute"``, ``"buffer"`` and ``"dram"`` and, where the model
-    has them, ``"compute_cycles"`` and ``"memory_cycles"``. Costs add with ``+`` and ``sum()``.
+    ``breakdown`` holds energy in joules under ``"compute"``, ``"buffer"`` and ``"dram"``, and ``"compute_cycles"``,
+    ``"stall_cycles"`` (cycles the array waits for memory) and ``"dram_bits"``. Costs add with ``+`` and ``sum()``.
     """
 
     cycles: float
@@ -100,6 +104,22 @@ def _check_kernel_qbn(value: object, spec: LayerSpec) -> np.ndarray:
     return qbn if qbn.dtype == np.intp else qbn.astype(np.intp)
 
 
+def output_qbns(specs: Sequence[LayerSpec], activation_qbn: Sequence[int]) -> list[int | None]:
+    """The QBN each layer's output is written at: the largest activation QBN among its consumers, ``None`` (32 bits)
+    for a layer whose output leaves the network."""
+    result: list[int | None] = []
+    for spec in specs:
+        if any(not 0 <= consumer < len(specs) for consumer in spec.consumers):
+            raise ValueError(f"layer {spec.name} names consumers {spec.consumers}, but the network has {len(specs)} "
+                             f"layers (indices 0..{len(specs) - 1})")
+        result.append(max(activation_qbn[c] for c in spec.consumers) if spec.consumers else None)
+    return result
+
+
+def _check_output_qbn(value: object, spec: LayerSpec) -> int | None:
+    return None if value is None else _check_qbn(value, "output_qbn", spec.name)
+
+
 def _check_batch(batch: object) -> int:
     if isinstance(batch, bool) or not isinstance(batch, Integral) or batch < 1:
         raise ValueError(f"batch must be an integer >= 1, got {batch!r}")
@@ -132,24 +152,29 @@ class Accelerator(ABC):
         """Rate at which ``Cost.cycles`` elapse (the clock frequency for the array models)."""
 
     @abstractmethod
-    def _layer_terms(self, spec: LayerSpec, kernel_qbn: np.ndarray, activation_qbn: int, batch: int) -> LayerTerms:
+    def _layer_terms(self, spec: LayerSpec, kernel_qbn: np.ndarray, activation_qbn: int, output_qbn: int | None,
+                     batch: int) -> LayerTerms:
         """Cost terms of one layer; arguments are already checked."""
 
     def layer_cost(self, spec: LayerSpec, kernel_qbn: np.ndarray | Sequence[int] | int, activation_qbn: int,
-                   batch: int = 1) -> Cost:
+                   batch: int = 1, output_qbn: int | None = None) -> Cost:
         """Cost of one layer.
 
         :param spec: the layer's shapes.
         :param kernel_qbn: one weight QBN per kernel (output channel), integers in 1..8; an int sets all kernels.
         :param activation_qbn: the QBN of the layer's input activations, 1..8.
         :param batch: images per inference.
+        :param output_qbn: the QBN the layer's consumers read its output at (1..8), or ``None``: a network output,
+            written at 32 bits. Ignored (32 bits) by presets with ``requantize_outputs=False``.
         """
         terms = self._layer_terms(spec, _check_kernel_qbn(kernel_qbn, spec),
-                                  _check_qbn(activation_qbn, "activation_qbn", spec.name), _check_batch(batch))
+                                  _check_qbn(activation_qbn, "activation_qbn", spec.name),
+                                  _check_output_qbn(output_qbn, spec), _check_batch(batch))
         return self._to_cost(terms)
 
     def network_cost(self, specs: Sequence[LayerSpec], config: Mapping[str, Sequence], batch: int = 1) -> Cost:
-        """Cost of a whole network: the sum of its layers' costs (layers run one after another).
+        """Cost of a whole network: the sum of its layers' costs (layers run one after another), each layer's output
+        written at the largest activation QBN of its consumers (``LayerSpec.consumers``; 32 bits if none).
 
         :param specs: the layers, as ``extract_layers`` returns them.
         :param config: ``{"activation_qbn": [int per layer], "kernel_qbn": [array of ints per kernel, per layer]}``.
@@ -163,55 +188,71 @@ class Accelerator(ABC):
             raise ValueError(f"config must have one entry per layer ({len(specs)}) in 'activation_qbn' and "
                              f"'kernel_qbn', got {len(activation_qbn)} and {len(kernel_qbn)}")
         batch = _check_batch(batch)
-        terms = [self._layer_terms(spec, _check_kernel_qbn(kernels, spec),
-                                   _check_qbn(act, "activation_qbn", spec.name), batch)
-                 for spec, kernels, act in zip(specs, kernel_qbn, activation_qbn)]
+        activation_qbn = [_check_qbn(act, "activation_qbn", spec.name) for spec, act in zip(specs, activation_qbn)]
+        terms = [self._layer_terms(spec, _check_kernel_qbn(kernels, spec), act, output, batch)
+                 for spec, kernels, act, output in zip(specs, kernel_qbn, activation_qbn,
+                                                       output_qbns(specs, activation_qbn))]
         return self._to_cost(tuple(sum(column) for column in zip(*terms)))
 
     def _to_cost(self, terms: LayerTerms) -> Cost:
-        cycles, compute_cycles, memory_cycles, compute_j, buffer_j, dram_j = terms
+        cycles, compute_cycles, stall_cycles, compute_j, buffer_j, dram_j, dram_bits = terms
         return Cost(float(cycles), float(cycles) / self.cycles_per_s, float(compute_j + buffer_j + dram_j),
                     {"compute": float(compute_j), "buffer": float(buffer_j), "dram": float(dram_j),
-                     "compute_cycles": float(compute_cycles), "memory_cycles": float(memory_cycles)})
+                     "compute_cycles": float(compute_cycles), "stall_cycles": float(stall_cycles),
+                     "dram_bits": float(dram_bits)})
+
+
+# (model class, preset, layer, batch) -> grid: shared by every instance (presets and specs are frozen, hashable)
+_GRIDS: dict[tuple[type, ArrayPreset, LayerSpec, int], np.ndarray] = {}
+
+
+def _dominated(grid: np.ndarray) -> np.ndarray:
+    """Each point's terms when it may use any point at or above it on every axis: time terms (cycles, compute, stall)
+    from the fastest such point (ties: least energy), energy terms from the least-energy one."""
+    energy = grid[..., 3:6].sum(axis=-1)
+    time_key = np.stack([grid[..., 0], energy], axis=-1)
+    result = grid.copy()
+    for terms, order in ((slice(0, 3), time_key), (slice(3, _TERMS), energy[..., None])):
+        best = order.copy()
+        chosen = grid[..., terms].copy()
+        for axis in range(3):
+            for index in reversed(range(grid.shape[axis] - 1)):
+                here = [slice(None)] * 3
+                above = [slice(None)] * 3
+                here[axis], above[axis] = index, index + 1
+                here, above = tuple(here), tuple(above)
+                # lexicographic comparison of the keys
+                better = np.zeros(best[here].shape[:-1], bool)
+                decided = np.zeros_like(better)
+                for column in range(best.shape[-1]):
+                    a, b = best[above][..., column], best[here][..., column]
+                    better |= ~decided & (a < b)
+                    decided |= a != b
+                best[here] = np.where(better[..., None], best[above], best[here])
+                chosen[here] = np.where(better[..., None], chosen[above], chosen[here])
+        result[..., terms] = chosen
+    return result
 
 
 @dataclass(frozen=True)
-class TileShape:
-    """One tile of output channels as the array sees it (what ``TiledAccelerator._tile_costs`` receives).
+class Lowering:
+    """How a layer runs on an array: ``passes`` identical dense layers of ``in_channels -> out_channels`` each.
 
-    :param pixels: output positions streamed through the tile: ``batch * out_h * out_w``.
-    :param kernel_area: ``k_h * k_w``.
-    :param channels: input channels reduced per kernel position (``c_in / groups``, times the groups packed).
+    A dense layer is one pass. A grouped convolution whose groups are at least a tile wide runs its ``G`` groups one
+    after another; narrower groups are packed ``P`` per tile side by side (block-diagonal weights, their input
+    channels stacked on the reduction), ``ceil(G / P)`` passes.
     """
 
-    pixels: int
-    kernel_area: int
-    channels: int
-
-    @property
-    def reduction(self) -> int:
-        """Products summed into one output of the tile: ``channels * kernel_area``."""
-        return self.channels * self.kernel_area
-
-
-@dataclass(frozen=True)
-class TileCosts:
-    """What one tile costs on an array, by the tile's weight QBN (arrays indexed 0..8; index 0 unused).
-
-    :param cycles: compute cycles of one tile.
-    :param input_read_bits: input-buffer bits read while the tile runs.
-    :param weight_reads: times each stored weight bit is read from the weight buffer.
-    """
-
-    cycles: np.ndarray
-    input_read_bits: np.ndarray
-    weight_reads: float
+    passes: int
+    in_channels: int
+    out_channels: int
 
 
 @dataclass(frozen=True)
 class _LayerPlan:
-    """Everything about a (layer, batch, activation QBN) that does not depend on the kernel QBNs."""
+    """Everything about a layer that does not depend on any QBN or the batch: lowering and tiling of output channels."""
 
+    lowering: Lowering
     group_size: int  # output channels per convolution group
     pack_groups: bool  # several whole groups share one tile (block-diagonal packing)
     rows: int  # independent tile rows: groups when tiles stay inside a group, else 1
@@ -219,19 +260,16 @@ class _LayerPlan:
     pad: int  # empty units completing each row's last tile
     tile_starts: np.ndarray  # first unit of each consecutive tile (ungrouped order), flat over rows
     row_offsets: np.ndarray | None  # added to units so one bincount separates rows
-    weights_per_kernel: int
-    tile_table: np.ndarray  # (QBN slots, 2): compute cycles and input-buffer read bits of one tile, by weight QBN
-    weight_reads: float
-    input_bits: float
-    output_bits: float
+    tiles: int  # tiles in the whole layer
 
 
 class TiledAccelerator(Accelerator):
-    """A 2-D array that computes a tile of ``lanes`` output channels in lock-step, fed by weight and input buffers
-    from DRAM. The tile runs at the widest weight QBN among its kernels; memory moves each kernel at its own QBN.
+    """A 2-D array that computes a tile of ``lanes`` output channels in lock-step: a tile runs, is stored and is moved
+    at the widest weight QBN among its kernels. A layer whose tiles run at several widths costs the tile-weighted mix
+    of the layer run at each width: ``sum_w tiles(w) / tiles * uniform(w)`` (exact for a uniform layer).
 
-    Subclasses set ``lanes`` and ``_storage_bits`` (bits a QBN occupies, indexed by QBN) and implement
-    ``_tile_costs``.
+    Subclasses set ``lanes`` and ``_storage_bits`` (the width a QBN is stored and moved at, indexed by QBN) and
+    implement ``_uniform_terms`` (the whole layer at one weight width).
     """
 
     preset: ArrayPreset
@@ -240,31 +278,40 @@ class TiledAccelerator(Accelerator):
 
     def __init__(self, preset: ArrayPreset, group_kernels: bool = True) -> None:
         super().__init__(preset, group_kernels)
-        self._plans: dict[tuple[LayerSpec, int, int], _LayerPlan] = {}
-        # usable tile capacity in bits: half of each buffer, the other half refills (double buffering)
-        self._weight_capacity_bits = preset.weight_buffer_bytes * 8 * preset.usable_buffer_fraction
-        self._input_capacity_bits = preset.input_buffer_bytes * 8 * preset.usable_buffer_fraction
+        self._plans: dict[LayerSpec, _LayerPlan] = {}
+        self._tables: dict[tuple[LayerSpec, int, int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._representative_slots: np.ndarray | None = None  # set on first use: subclasses set _storage_bits last
 
     @property
     def cycles_per_s(self) -> float:
         return self.preset.frequency_hz
 
     @abstractmethod
-    def _tile_costs(self, tile: TileShape, activation_qbn: int) -> TileCosts:
-        """Cycles and buffer reads of one tile of ``lanes`` output channels, for each weight QBN 1..8."""
+    def _uniform_terms(self, spec: LayerSpec, lowering: Lowering, batch: int, act_bits: int, weight_bits: int,
+                       write_bits: tuple[int, ...]) -> list[LayerTerms]:
+        """Terms of the whole layer with every operand at these stored widths, for each output write-back width."""
 
-    def _plan(self, spec: LayerSpec, batch: int, activation_qbn: int) -> _LayerPlan:
-        key = (spec, batch, activation_qbn)
-        plan = self._plans.get(key)
+    def write_bits(self, output_qbn: int | None) -> int:
+        """Width at which a layer's output leaves the chip for consumers reading it at ``output_qbn``."""
+        if output_qbn is None or not self.preset.requantize_outputs:
+            return PARTIAL_SUM_BITS
+        return int(self._storage_bits[output_qbn])
+
+    def _plan(self, spec: LayerSpec) -> _LayerPlan:
+        plan = self._plans.get(spec)
         if plan is None:
-            plan = self._plans[key] = self._make_plan(spec, batch, activation_qbn)
+            plan = self._plans[spec] = self._make_plan(spec)
         return plan
 
-    def _make_plan(self, spec: LayerSpec, batch: int, activation_qbn: int) -> _LayerPlan:
+    def _make_plan(self, spec: LayerSpec) -> _LayerPlan:
         groups = spec.groups
+        if min(spec.c_in, spec.c_out, groups, spec.out_h, spec.out_w, spec.stride, *spec.kernel_size) < 1 \
+                or spec.c_in % groups or spec.c_out % groups:
+            raise ValueError(f"{type(self).__name__} cannot lower layer {spec.name}: it needs positive sizes and "
+                             f"c_in and c_out divisible by groups, got c_in={spec.c_in}, c_out={spec.c_out}, "
+                             f"groups={groups}, kernel {spec.kernel_size}, stride {spec.stride}, "
+                             f"output {spec.out_h}x{spec.out_w}")
         group_size = spec.c_out // groups
-        # Groups narrower than a tile are packed side by side (block-diagonal weights): `packed` groups share
-        # a tile, their input channels stacked on the reduction dimension. Wider groups tile on their own.
         packed = min(groups, self.lanes // group_size) if group_size < self.lanes else 1
         if packed > 1:
             rows, units, tile_size = 1, groups, packed
@@ -272,24 +319,70 @@ class TiledAccelerator(Accelerator):
             rows, units, tile_size = groups, group_size, self.lanes
         tiles_per_row = -(-units // tile_size)
         starts = np.arange(0, units, tile_size)
-        tile_starts = (starts[None, :] + units * np.arange(rows)[:, None]).ravel()
-        tile = TileShape(batch * spec.out_h * spec.out_w, spec.kernel_area, packed * (spec.c_in // groups))
-        activation_bits = float(self._storage_bits[activation_qbn])
-        costs = self._tile_costs(tile, activation_qbn)
         return _LayerPlan(
+            lowering=Lowering(-(-groups // packed), packed * (spec.c_in // groups), packed * group_size),
             group_size=group_size,
             pack_groups=packed > 1,
             rows=rows,
             tile_size=tile_size,
             pad=tiles_per_row * tile_size - units,
-            tile_starts=tile_starts,
+            tile_starts=(starts[None, :] + units * np.arange(rows)[:, None]).ravel(),
             row_offsets=(np.arange(rows, dtype=np.intp)[:, None] * _QBN_SLOTS) if rows > 1 else None,
-            weights_per_kernel=spec.reduction_size,
-            tile_table=np.column_stack([costs.cycles, costs.input_read_bits]).astype(float),
-            weight_reads=costs.weight_reads,
-            input_bits=float(batch * spec.c_in * spec.in_h * spec.in_w) * activation_bits,
-            output_bits=float(batch * spec.c_out * spec.out_h * spec.out_w * self.preset.output_bits),
+            tiles=rows * tiles_per_row,
         )
+
+    def _widths(self) -> tuple[list[int], list[int]]:
+        """Distinct stored operand widths and distinct output write-back widths, ascending."""
+        operand = sorted({int(b) for b in self._storage_bits[MIN_QBN:]})
+        written = sorted({self.write_bits(q) for q in range(MIN_QBN, MAX_QBN + 1)} | {self.write_bits(None)})
+        return operand, written
+
+    def _grid(self, spec: LayerSpec, plan: _LayerPlan, batch: int) -> np.ndarray:
+        """``(activation width, weight width, write width, terms)``: the whole layer at every width combination.
+
+        With ``widen_when_cheaper``, a point may run any wider operand or write-back width (zero-extended: always
+        correct): its time terms come from the fastest point at or above it (ties: least energy), its energy terms
+        from the least-energy choice at or above it. This keeps the cost monotone in every QBN where the schedule
+        search alone is not (padding of the reduction to ``rows * pf`` makes some tiny layers cost more at fewer
+        bits).
+        """
+        key = (type(self), self.preset, spec, batch)
+        grid = _GRIDS.get(key)
+        if grid is None:
+            operand, written = self._widths()
+            grid = np.array([[self._uniform_terms(spec, plan.lowering, batch, a, w, tuple(written)) for w in operand]
+                             for a in operand], float)
+            if self.preset.widen_when_cheaper:
+                grid = _dominated(grid)
+            grid.flags.writeable = False
+            _GRIDS[key] = grid
+        return grid
+
+    def _table(self, spec: LayerSpec, plan: _LayerPlan, batch: int, activation_qbn: int, output_qbn: int | None,
+               tiles: np.ndarray) -> np.ndarray:
+        """``(QBN slots, terms)``: the layer's terms per tile with every kernel at each weight QBN; rows are filled
+        for (at least) the weight QBNs that ``tiles`` uses. Without widening, only those rows are ever searched."""
+        act_bits, write_bits = int(self._storage_bits[activation_qbn]), self.write_bits(output_qbn)
+        key = (spec, batch, act_bits, write_bits)
+        entry = self._tables.get(key)
+        if entry is None:
+            table, filled = np.zeros((_QBN_SLOTS, _TERMS)), np.zeros(_QBN_SLOTS, bool)
+            if self.preset.widen_when_cheaper:
+                operand, written = self._widths()
+                grid = self._grid(spec, plan, batch)[operand.index(act_bits), :, written.index(write_bits)]
+                for qbn in range(MIN_QBN, MAX_QBN + 1):
+                    table[qbn] = grid[operand.index(int(self._storage_bits[qbn]))] / plan.tiles
+                filled[MIN_QBN:] = True
+            entry = self._tables[key] = (table, filled)
+        table, filled = entry
+        for qbn in np.flatnonzero(tiles):
+            if not filled[qbn]:
+                width = int(self._storage_bits[qbn])
+                same = self._storage_bits == width
+                table[same] = np.array(self._uniform_terms(spec, plan.lowering, batch, act_bits, width,
+                                                           (write_bits,))[0], float) / plan.tiles
+                filled[same] = True
+        return table
 
     def _tile_histogram(self, kernel_qbn: np.ndarray, plan: _LayerPlan) -> np.ndarray:
         """Number of tiles running at each weight QBN (index = QBN).
@@ -314,32 +407,20 @@ class TiledAccelerator(Accelerator):
         histogram[1:] -= at_most[:-1]
         return histogram
 
-    def _layer_terms(self, spec: LayerSpec, kernel_qbn: np.ndarray, activation_qbn: int, batch: int) -> LayerTerms:
-        plan = self._plan(spec, batch, activation_qbn)
-        preset = self.preset
-        tiles = self._tile_histogram(kernel_qbn, plan)
-        compute_cycles, input_read_bits = (tiles @ plan.tile_table).tolist()
+    def _layer_terms(self, spec: LayerSpec, kernel_qbn: np.ndarray, activation_qbn: int, output_qbn: int | None,
+                     batch: int) -> LayerTerms:
+        plan = self._plan(spec)
+        # tiles per stored width, counted on the width's smallest QBN: QBNs stored alike then cost exactly the same
+        tiles = np.bincount(self._representative(), weights=self._tile_histogram(kernel_qbn, plan),
+                            minlength=_QBN_SLOTS)
+        table = self._table(spec, plan, batch, activation_qbn, output_qbn, tiles)
+        return tuple((tiles @ table).tolist())
 
-        weight_bits = float(plan.weights_per_kernel * self._storage_bits[kernel_qbn].sum())
-        input_bits, output_bits = plan.input_bits, plan.output_bits
-        # DRAM loop order: either weight blocks outer (each block that fills the weight buffer streams all inputs)
-        # or input blocks outer (each input block streams all weights); the cheaper one is taken. A tensor that
-        # fits its buffer is fetched once.
-        weight_fetch_bits, input_fetch_bits = min(
-            (weight_bits, input_bits * math.ceil(weight_bits / self._weight_capacity_bits)),
-            (weight_bits * math.ceil(input_bits / self._input_capacity_bits), input_bits),
-            key=sum)
-        dram_bits = weight_fetch_bits + input_fetch_bits + output_bits
-        memory_cycles = float(math.ceil(dram_bits / preset.dram_bits_per_cycle))
-
-        # Buffers: every fetched bit is written once; weights are read `weight_reads` times per stored bit, inputs
-        # as the tiles stream them; outputs accumulate in the array (output stationary), then are written to the
-        # output buffer once and read once on their way to DRAM.
-        buffer_pj = (weight_fetch_bits * preset.weight_buffer_write_pj_per_bit
-                     + weight_bits * plan.weight_reads * preset.weight_buffer_read_pj_per_bit
-                     + input_fetch_bits * preset.input_buffer_write_pj_per_bit
-                     + input_read_bits * preset.input_buffer_read_pj_per_bit
-                     + output_bits * (preset.output_buffer_write_pj_per_bit + preset.output_buffer_read_pj_per_bit))
-        return (max(compute_cycles, memory_cycles), compute_cycles, memory_cycles,
-                compute_cycles * preset.array_pj_per_cycle * JOULES_PER_PJ, buffer_pj * JOULES_PER_PJ,
-                dram_bits * preset.dram_pj_per_bit * JOULES_PER_PJ)
+    def _representative(self) -> np.ndarray:
+        """For each QBN slot, the smallest QBN stored at the same width (slot 0 maps to itself)."""
+        representative = self._representative_slots
+        if representative is None:
+            bits = self._storage_bits
+            representative = np.array([0] + [int(np.flatnonzero(bits == bits[q])[0]) for q in range(1, _QBN_SLOTS)])
+            self._representative_slots = representative
+        return representative

@@ -30,6 +30,7 @@ class BitopsAccelerator(Accelerator):
     def cycles_per_s(self) -> float:
         return self.preset.bitops_per_s
 
-    def _layer_terms(self, spec: LayerSpec, kernel_qbn: np.ndarray, activation_qbn: int, batch: int) -> LayerTerms:
+    def _layer_terms(self, spec: LayerSpec, kernel_qbn: np.ndarray, activation_qbn: int, output_qbn: int | None,
+                     batch: int) -> LayerTerms:
         bitops = float(batch * (spec.macs // spec.c_out) * int(kernel_qbn.sum()) * activation_qbn)
-        return bitops, bitops, 0.0, bitops * self.preset.pj_per_bitop * JOULES_PER_PJ, 0.0, 0.0
+        return bitops, bitops, 0.0, bitops * self.preset.pj_per_bitop * JOULES_PER_PJ, 0.0, 0.0, 0.0

@@ -38,3 +38,11 @@ def test_resnet20_report_writes_chart_and_numbers(tmp_path, capsys):
     assert set(results) == {"w8a8", "w4a4", "w2a2", "w3/5 a4 grouped", "w3/5 a4 ungrouped"}
     assert len(results["w8a8"]["layer_latency_s"]) == 22
     assert sorted(path.name for path in tmp_path.iterdir()) == [stem.name + ".json", stem.name + ".png"]
+
+
+def test_doc_sections_are_rewritten_between_their_markers(tmp_path):
+    doc = tmp_path / "doc.md"
+    doc.write_text("intro\n<!-- table:begin -->\nold\n<!-- table:end -->\nafter\n")
+    assert hardware.update_doc_section("table", "| new |\n", doc)
+    assert doc.read_text() == "intro\n<!-- table:begin -->\n| new |\n<!-- table:end -->\nafter\n"
+    assert not hardware.update_doc_section("missing", "x", doc)

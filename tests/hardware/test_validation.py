@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import numpy as np
 import pytest
 
-from autoq_env.hardware import ACCELERATORS, BITFUSION_EYERISS, TemporalAccelerator, get_accelerator
+from autoq_env.hardware import (
+    ACCELERATORS,
+    BISMO_PYNQ_Z1,
+    BITFUSION_EYERISS,
+    SpatialAccelerator,
+    TemporalAccelerator,
+    get_accelerator,
+)
 from tests.hardware.layers import conv_spec, linear_spec
 
 SPEC = conv_spec(16, 8, 3, 6)
@@ -75,9 +85,11 @@ def test_unknown_accelerator_names_the_allowed_ones():
 
 
 def test_unknown_preset_names_the_allowed_ones():
-    with pytest.raises(ValueError, match="unknown preset 'eyeriss' for accelerator 'spatial'; allowed: bitfusion-"):
+    with pytest.raises(ValueError, match="unknown preset 'eyeriss' for accelerator 'spatial'; allowed: "
+                                         "bitfusion-eyeriss, bitfusion-m32-if4096, bitfusion-m64-if4096, "
+                                         "bitfusion-m128-if4096, bitfusion-m256-if4096"):
         get_accelerator("spatial", "eyeriss")
-    with pytest.raises(ValueError, match="allowed: bismo-pynq"):
+    with pytest.raises(ValueError, match="allowed: bismo-pynq, bismo-ultra96"):
         get_accelerator("temporal", "bitfusion-eyeriss")
 
 
@@ -86,3 +98,52 @@ def test_preset_of_the_wrong_kind_is_a_type_error():
         TemporalAccelerator(BITFUSION_EYERISS)
     with pytest.raises(TypeError, match="needs a BismoPreset"):
         get_accelerator("temporal", BITFUSION_EYERISS)
+
+
+@pytest.mark.parametrize("field, value, allowed", [
+    ("rows", 0, "rows must be an integer >= 1, got 0"),
+    ("columns", 2.5, "columns must be an integer >= 1, got 2.5"),
+    ("dram_bits_per_cycle", -64, "dram_bits_per_cycle must be an integer >= 1"),
+    ("frequency_hz", 0.0, "frequency_hz must be a finite number > 0, got 0.0"),
+    ("dram_pj_per_bit", float("nan"), "dram_pj_per_bit must be a finite number >= 0"),
+    ("max_bits", 6, "max_bits must be brick_bits times a power of two"),
+    ("requantize_outputs", "yes", "requantize_outputs must be True or False"),
+])
+def test_a_preset_field_out_of_range_names_the_field_and_the_range(field, value, allowed):
+    with pytest.raises(ValueError, match=f"BitFusionPreset 'bitfusion-eyeriss': {re.escape(allowed)}"):
+        dataclasses.replace(BITFUSION_EYERISS, **{field: value})
+
+
+@pytest.mark.parametrize("field, value, allowed", [
+    ("dk", 0, "dk must be an integer >= 1"),
+    ("lmem_entries", 1, "lmem_entries and rmem_entries must be >= 2"),
+    ("exec_drain_cycles", -1, "exec_drain_cycles must be an integer >= 0"),
+])
+def test_a_bismo_field_out_of_range_names_the_field(field, value, allowed):
+    with pytest.raises(ValueError, match=re.escape(allowed)):
+        dataclasses.replace(BISMO_PYNQ_Z1, **{field: value})
+
+
+def test_a_layer_the_model_cannot_lower_is_named(model):
+    if model.name == "bitops":
+        pytest.skip("the BitOPs proxy lowers nothing")
+    odd = dataclasses.replace(SPEC, groups=3)  # 16 and 8 channels are not divisible by 3 groups
+    with pytest.raises(ValueError, match=r"cannot lower layer conv: .* c_in and c_out divisible by groups, "
+                                         r"got c_in=16, c_out=8, groups=3"):
+        model.layer_cost(odd, 4, 4)
+
+
+def test_a_layer_whose_tile_fits_no_buffer_names_the_buffers():
+    tiny = dataclasses.replace(BITFUSION_EYERISS, weight_buffer_bytes=64)
+    with pytest.raises(ValueError, match=r"cannot lower layer conv on preset 'bitfusion-eyeriss': no tiling fits the "
+                                         r"buffers: .* half of each buffer holds 256, .*; allowed: layers whose "
+                                         r"smallest tile fits half of each buffer"):
+        SpatialAccelerator(tiny).layer_cost(SPEC, 8, 8)
+
+
+def test_bad_output_qbn_and_consumers(model):
+    with pytest.raises(ValueError, match=r"output_qbn of layer conv must be an integer in 1\.\.8, got 9"):
+        model.layer_cost(SPEC, 4, 4, output_qbn=9)
+    dangling = dataclasses.replace(SPEC, consumers=(5,))
+    with pytest.raises(ValueError, match=r"layer conv names consumers \(5,\), but the network has 1 layers"):
+        model.network_cost([dangling], {"activation_qbn": [4], "kernel_qbn": [np.full(8, 4)]})

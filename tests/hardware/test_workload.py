@@ -57,3 +57,42 @@ def test_network_cost_of_resnet20(resnet20_specs, name):
     narrow = model.network_cost(resnet20_specs, uniform_config(resnet20_specs, 4, 4))
     assert 0 < narrow.latency_s < wide.latency_s
     assert 0 < narrow.energy_j < wide.energy_j
+
+
+def test_consumers_follow_the_residual_graph(resnet20_specs):
+    """Each layer's output is read by the next block's first convolution and, where the shape changes, by the
+    shortcut convolution; a block's second convolution and its shortcut feed the same next layer."""
+    names = [spec.name for spec in resnet20_specs]
+    consumers = {spec.name: [names[c] for c in spec.consumers] for spec in resnet20_specs}
+    assert consumers["conv1"] == ["layers.0.conv1"]
+    assert consumers["layers.0.conv1"] == ["layers.0.conv2"]
+    assert consumers["layers.2.conv2"] == ["layers.3.conv1", "layers.3.shortcut.0"]
+    assert consumers["layers.3.conv2"] == consumers["layers.3.shortcut.0"] == ["layers.4.conv1"]
+    assert consumers["layers.8.conv2"] == ["fc"] and consumers["fc"] == []
+    assert [spec.reads_network_input for spec in resnet20_specs] == [True] + [False] * 21
+
+
+def test_concatenations_and_inverted_residuals():
+    squeezenet, mobilenet = imagenet_specs("squeezenet1_1"), imagenet_specs("mobilenet_v2")
+    # a Fire module: both expand convolutions are read by the next squeeze convolution (through the concatenation)
+    assert squeezenet[2].consumers == squeezenet[3].consumers == (4,)
+    assert squeezenet[1].consumers == (2, 3)
+    assert all(spec.consumers for spec in mobilenet[:-1]) and mobilenet[-1].consumers == ()
+
+
+def test_an_untraceable_model_falls_back_to_a_chain():
+    class Dynamic(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = torch.nn.Conv2d(1, 4, 3), torch.nn.Conv2d(4, 4, 3)
+
+        def forward(self, x):
+            x = self.a(x)
+            if x.sum() > -1e9:  # data-dependent control flow: torch.fx cannot trace it
+                x = self.b(x)
+            return x
+
+    with pytest.warns(UserWarning, match="torch.fx cannot trace Dynamic"):
+        specs = extract_layers(Dynamic(), (1, 8, 8))
+    assert [spec.consumers for spec in specs] == [(1,), ()]
+    assert [spec.reads_network_input for spec in specs] == [True, False]
