@@ -86,6 +86,8 @@ def insert_fake_quant(model: nn.Module, layer_names: Sequence[str],
     if not isinstance(model, fx.GraphModule):
         return None
     fused = copy.deepcopy(model)
+    if any(module._forward_pre_hooks or module._forward_hooks for module in fused.modules()):
+        raise ValueError("insert_fake_quant needs a model without forward hooks (they would run twice)")
     calls = {name: [n for n in fused.graph.nodes if n.op == "call_module" and n.target == name] for name in layer_names}
     if any(len(nodes) != 1 or not nodes[0].args for nodes in calls.values()):
         return None
@@ -128,10 +130,10 @@ class QuantizedEvaluator:
         self._float_weights = [layer.weight.detach().clone() for layer in self.layers]
         self.activation_quantizers = self._calibrate(calibration)
         self._activation_qbn: list[int | None] = [None] * len(self.layers)
+        built = insert_fake_quant(self.model, layer_names)  # before the hooks: the copy must not carry them
         for index, layer in enumerate(self.layers):
             layer.register_forward_pre_hook(self._make_hook(index))
         self.fisher = self._fisher_information(calibration)
-        built = insert_fake_quant(self.model, layer_names)
         self.fused, self._fused_quantizers = built if built is not None else (None, [])
         self._fused_layers = [] if self.fused is None else [self.fused.get_submodule(name) for name in layer_names]
         if self.fused is not None:
