@@ -23,7 +23,8 @@ REQUIRED_FIELDS = ("episode", "reward", "accuracy", "accuracy_drop", "latency_re
 # the evaluation's wall time; logs written before these columns existed are still read
 EVALUATION_FIELDS = ("images_used", "cache_hit", "evaluation_time_s")
 EPISODE_FIELDS = (*REQUIRED_FIELDS, *EVALUATION_FIELDS)
-TIMING_FIELDS = ("wall_time_s", "evaluation_time_s")  # differ between runs of the same seed
+# differ between runs of the same seed: timings, and whether the process's cache already held the accuracy
+RUN_DEPENDENT_FIELDS = ("wall_time_s", "evaluation_time_s", "cache_hit")
 _STEP_KEYS = ("step_kind", "layer", "kernel", "qbn", "qbn_cap", "goal", "config", "terminal_observation",
               "episode", "TimeLimit.truncated")
 

@@ -38,7 +38,7 @@ from agents.checkpoint import (
     set_global_rng_states,
     write_checkpoint,
 )
-from agents.recording import EPISODE_FIELDS, TIMING_FIELDS, EpisodeRecorder, read_episode_csv
+from agents.recording import EPISODE_FIELDS, RUN_DEPENDENT_FIELDS, EpisodeRecorder, read_episode_csv
 from agents.sessions import RL_AGENTS, SEARCH_AGENTS, make_session
 from autoq_env import atomic_io
 
@@ -153,7 +153,8 @@ def _episode_log_for_resume(path: Path, rows: list[dict]) -> None:
         raise ValueError(f"{path} holds {len(logged)} episodes but the checkpoint {len(rows)}: the log was cut; "
                          "restore it or start the run again with --overwrite")
     for saved, row in zip(rows, logged):
-        different = [key for key in EPISODE_FIELDS if key not in TIMING_FIELDS and float(saved[key]) != row.get(key)]
+        different = [key for key in EPISODE_FIELDS
+                     if key not in RUN_DEPENDENT_FIELDS and float(saved[key]) != row.get(key)]
         if different:
             raise ValueError(f"{path}, episode {saved['episode']}: {', '.join(different)} differ from the checkpoint's "
                              "(the log was edited or belongs to another run)")
