@@ -16,6 +16,8 @@ machines (and across the load of a shared one).
 from __future__ import annotations
 
 import argparse
+import datetime
+import sys
 import time
 
 import gymnasium as gym
@@ -23,7 +25,9 @@ import numpy as np
 import torch
 
 import autoq_env  # noqa: F401  (registers the envs)
+from autoq_env import atomic_io
 from autoq_env.hardware import ACCELERATORS
+from benchmarks.compare import git_state, machine
 
 
 def _median_time(function, repeats: int) -> float:
@@ -42,6 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--search-samples", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="benchmarks/results/env_speed.json", help="JSON results (atomic)")
     args = parser.parse_args(argv)
     if args.episodes < 1 or args.repeats < 1:
         parser.error("--episodes and --repeats must be at least 1")
@@ -96,6 +101,17 @@ def main(argv: list[str] | None = None) -> None:
     else:
         print("compiled fused graph: not available here (torch.compile failed or the model is not traceable)")
     print(f"cost of one whole configuration on '{args.accelerator}': {cost_s * 1e3:.3f} ms (target < 1 ms)")
+    atomic_io.write_json(args.out, {
+        "benchmark": "env_speed", "command": [sys.executable, "-m", "benchmarks.env_speed",
+                                              *(argv if argv is not None else sys.argv[1:])],
+        "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "git": git_state(), "machine": machine(), "episode_s": episode_s, "evaluation_s": evaluation_s,
+        "images_used": images, "other_share": other / episode, "float_forward_s": float_forward_s,
+        "hooks_forward_s": hooks_s, "fused_forward_s": fused_s if compiled else None,
+        "hooks_over_float": hooks_s / float_forward_s,
+        "fused_over_float": fused_s / float_forward_s if compiled else None,
+        "compile_s": evaluator.compile_time_s, "cost_model_s": cost_s})
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
