@@ -194,10 +194,22 @@ def main(argv: list[str] | None = None) -> None:
                         help="measure as 'benchmarks.compare --jobs N' runs: N measuring processes at once, "
                              "cpu_count/N torch threads each (default 1: this process, its threads)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results (default {DEFAULT_OUT})")
+    parser.add_argument("--project-from", type=Path, metavar="JSON",
+                        help="no measurement: take the measured figures of an earlier --out file and redo the "
+                             "projection over whole runs (e.g. after benchmarks.sequential_eval)")
     args = parser.parse_args(argv)
 
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
-    if args.jobs == 1:
+    if args.project_from is not None:
+        saved = atomic_io.read_json(args.project_from)
+        args.jobs, args.setting, args.episodes = saved["jobs"], saved["setting"], saved["measured_episodes"]
+        threads = saved["threads_per_job"]
+        keep = ("setup_s", "images_mean", "cache_hits", "seconds_per_image", "test_evaluation_s", "agent_s", "images")
+        measured = [{"compile_s": saved["full_benchmark"]["compile_s"], "methods": {
+            method: {**{key: f[key] for key in keep}, "episode_s": f["measured_episode_s"],
+                     "evaluation_s": f["measured_evaluation_s"]} for method, f in saved["per_method"].items()}}]
+        args.methods = list(saved["per_method"])
+    elif args.jobs == 1:
         measured = [measure_all(args.setting, args.methods, args.episodes, None)]
     else:
         with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -208,6 +220,7 @@ def main(argv: list[str] | None = None) -> None:
         runs = [m["methods"][method] for m in measured]
         f = {key: float(np.mean([r[key] for r in runs])) for key in runs[0] if key != "images"}
         f["images"] = [n for r in runs for n in r["images"]]
+        f["agent_s"] = f["episode_s"] - f["evaluation_s"]
         f["measured_episode_s"], f["measured_evaluation_s"] = f["episode_s"], f["evaluation_s"]
         f["measured_images_histogram"] = image_histogram(np.array(f["images"]))
         projected = projected_images(method, args.setting)
