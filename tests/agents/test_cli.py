@@ -79,5 +79,5 @@ def test_evaluation_flag_turns_sequential_evaluation_off(small_env) -> None:
     from agents.cli import ENV_KEYWORDS, _make_env
 
     for flag in ("full", "sequential"):
-        args = argparse.Namespace(**dict.fromkeys(ENV_KEYWORDS), evaluation=flag, search_samples=200)
+        args = argparse.Namespace(**{**dict.fromkeys(ENV_KEYWORDS), "evaluation": flag, "search_samples": 200})
         assert _make_env(args).unwrapped.evaluation == flag
