@@ -31,7 +31,7 @@ def _summary(name: str, metrics: dict) -> str:
 
 DEFAULT_ENV = "AutoQ-ResNet-v0"
 ENV_KEYWORDS = ("accelerator", "preset", "mode", "budget", "budget_metric", "bits", "search_samples", "device", "model",
-                "dataset", "data_root", "checkpoint")
+                "dataset", "data_root", "checkpoint", "evaluation")
 # What defines a search run: recorded in run.json, taken from there by --resume.
 RUN_ARGUMENTS = ("agent", "episodes", "seed", "uniform_bits", "hyperparams", "env", *ENV_KEYWORDS)
 RUN_DEFAULTS = {"seed": 0, "uniform_bits": 8, "env": DEFAULT_ENV}
@@ -153,6 +153,7 @@ def non_negative_int(text: str) -> int:
 
 def _add_env_arguments(parser: argparse.ArgumentParser) -> None:
     from autoq_env.data import DATASETS
+    from autoq_env.evaluation import EVALUATIONS
     from autoq_env.hardware import ACCELERATORS
     from autoq_env.models import MODELS
     from autoq_env.reward import MODES
@@ -172,6 +173,9 @@ def _add_env_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--checkpoint", help="the model's weights: 'default' (packaged) or a state_dict file "
                                             "(not the run's checkpoint.pt: see --resume)")
     group.add_argument("--device")
+    group.add_argument("--evaluation", choices=EVALUATIONS,
+                       help="'sequential' (default): stop scoring a configuration early only when it is beyond the "
+                            "accuracy tolerance with overwhelming confidence; 'full': the whole search split always")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,15 +17,22 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
-EPISODE_FIELDS = ("episode", "reward", "accuracy", "accuracy_drop", "latency_rel", "energy_rel", "latency_s",
-                  "energy_j", "mean_weight_qbn", "mean_activation_qbn", "wall_time_s")
+REQUIRED_FIELDS = ("episode", "reward", "accuracy", "accuracy_drop", "latency_rel", "energy_rel", "latency_s",
+                   "energy_j", "mean_weight_qbn", "mean_activation_qbn", "wall_time_s")
+# how the accuracy was measured (autoq_env.evaluation): search images used, served from the cache (0/1),
+# the evaluation's wall time; logs written before these columns existed are still read
+EVALUATION_FIELDS = ("images_used", "cache_hit", "evaluation_time_s")
+EPISODE_FIELDS = (*REQUIRED_FIELDS, *EVALUATION_FIELDS)
+# differ between runs of the same seed: timings, and whether the process's cache already held the accuracy
+RUN_DEPENDENT_FIELDS = ("wall_time_s", "evaluation_time_s", "cache_hit")
 _STEP_KEYS = ("step_kind", "layer", "kernel", "qbn", "qbn_cap", "goal", "config", "terminal_observation",
               "episode", "TimeLimit.truncated")
 
 
 def episode_row(episode: int, info: dict, wall_time_s: float) -> dict:
     """One log row from the final ``info`` of an episode (the env's metrics)."""
-    given = {"episode": episode, "reward": info["reward_objective"], "wall_time_s": wall_time_s}
+    given = {"episode": episode, "reward": info["reward_objective"], "wall_time_s": wall_time_s,
+             "cache_hit": int(bool(info["cache_hit"]))}
     return {key: given[key] if key in given else info[key] for key in EPISODE_FIELDS}
 
 
@@ -95,7 +102,7 @@ class EpisodeRecorder(BaseCallback):
         return row
 
 
-def read_episode_csv(path: Path, limit: int | None = None, fields: tuple[str, ...] = EPISODE_FIELDS,
+def read_episode_csv(path: Path, limit: int | None = None, fields: tuple[str, ...] = REQUIRED_FIELDS,
                      ) -> list[dict[str, float]]:
     """Read an ``episodes.csv``: rows of numbers, episodes numbered 1, 2, ... in order.
 

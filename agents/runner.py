@@ -38,7 +38,7 @@ from agents.checkpoint import (
     set_global_rng_states,
     write_checkpoint,
 )
-from agents.recording import EPISODE_FIELDS, EpisodeRecorder, read_episode_csv
+from agents.recording import EPISODE_FIELDS, RUN_DEPENDENT_FIELDS, EpisodeRecorder, read_episode_csv
 from agents.sessions import RL_AGENTS, SEARCH_AGENTS, make_session
 from autoq_env import atomic_io
 
@@ -148,12 +148,13 @@ def _csv_text(rows: list[dict]) -> str:
 def _episode_log_for_resume(path: Path, rows: list[dict]) -> None:
     """Check that ``episodes.csv`` starts with the checkpoint's ``rows``; episodes logged after the
     checkpoint (to be run again) are dropped, atomically. A log that disagrees is left as it is."""
-    logged = read_episode_csv(path, limit=len(rows)) if path.exists() else []
+    logged = read_episode_csv(path, limit=len(rows), fields=EPISODE_FIELDS) if path.exists() else []
     if len(logged) < len(rows):
         raise ValueError(f"{path} holds {len(logged)} episodes but the checkpoint {len(rows)}: the log was cut; "
                          "restore it or start the run again with --overwrite")
     for saved, row in zip(rows, logged):
-        different = [key for key in EPISODE_FIELDS if key != "wall_time_s" and float(saved[key]) != row[key]]
+        different = [key for key in EPISODE_FIELDS
+                     if key not in RUN_DEPENDENT_FIELDS and float(saved[key]) != row.get(key)]
         if different:
             raise ValueError(f"{path}, episode {saved['episode']}: {', '.join(different)} differ from the checkpoint's "
                              "(the log was edited or belongs to another run)")

@@ -116,9 +116,7 @@ class SearchBaseline(ABC):
         bar = tqdm(configs, total=budget, disable=not progress_bar, desc=type(self).__name__)
         for index, config in enumerate(bar):
             if index < len(replay):
-                activation, kernels = self.core.check_config(config)
-                if replay[index]["config"] != {"activation_qbn": list(activation),
-                                               "kernel_qbn": [k.tolist() for k in kernels]}:
+                if self.core.check_configuration(replay[index]["config"]) != self.core.check_configuration(config):
                     raise ValueError(f"evaluation {index + 1} to replay is not the configuration this search "
                                      "proposes: the run was made by another method, seed or env")
                 self._record(replay[index], started)

@@ -3,28 +3,33 @@
 from __future__ import annotations
 
 import numbers
-import os
-import time
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import torch
 from gymnasium import spaces
 
+from autoq_env.configuration import Configuration, partial_config
 from autoq_env.cost_tracker import CostTracker
 from autoq_env.data import DATASETS, SEARCH_POOL_SAMPLES
+from autoq_env.evaluation import EVALUATIONS, SequentialRule, score
 from autoq_env.hardware import ACCELERATORS, get_accelerator
+from autoq_env.keywords import (
+    check_bits,
+    check_choice,
+    check_device,
+    check_path,
+    check_reward_weights,
+    check_search_samples,
+)
 from autoq_env.models import MODELS
 from autoq_env.problem import QuantizationProblem, get_problem, normalise_path
-from autoq_env.quant import QBN_LIMITS
 from autoq_env.reward import MODES, RewardWeights
 
 DEFAULT_SEARCH_SAMPLES = 5_000
 BUDGET_METRICS = ("latency", "energy")
-SPLITS = ("search", "test")
 
 OBSERVATION_FEATURES = (
     "is_layer_step",  # 1 on a layer step, 0 on a kernel step
@@ -47,41 +52,6 @@ OBSERVATION_FEATURES = (
 FEATURE_INDEX = {name: index for index, name in enumerate(OBSERVATION_FEATURES)}
 LAYER_FEATURES = OBSERVATION_FEATURES[1:15]
 KERNEL_FEATURES = OBSERVATION_FEATURES[18:25]
-
-
-def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in allowed:  # `in` on a numpy array would compare elementwise
-        raise ValueError(f"unknown {name} {value!r}; allowed: {', '.join(map(repr, allowed))}")
-    return value
-
-
-def _check_bits(bits: Any) -> tuple[int, int]:
-    if not isinstance(bits, (tuple, list)) or len(bits) != 2 or not all(
-            isinstance(b, (int, np.integer)) and not isinstance(b, bool) for b in bits):
-        raise TypeError(f"bits must be a pair of integers (b_min, b_max), got {bits!r}")
-    b_min, b_max = int(bits[0]), int(bits[1])
-    low, high = QBN_LIMITS
-    if not low <= b_min <= high or not low <= b_max <= high:
-        raise ValueError(f"bits must lie in {low}..{high}, got ({b_min}, {b_max})")
-    if b_min > b_max:
-        raise ValueError(f"bits=(b_min, b_max) needs b_min <= b_max, got ({b_min}, {b_max})")
-    return b_min, b_max
-
-
-def _check_device(device: Any) -> None:
-    if not isinstance(device, str):
-        raise TypeError(f"device must be a string such as 'cpu' or 'cuda', got {device!r}")
-    try:
-        kind = torch.device(device).type
-    except RuntimeError as error:
-        raise ValueError(f"unknown device {device!r}; use a torch device such as 'cpu', 'cuda' or 'cuda:0'") from error
-    if kind == "meta":
-        raise ValueError("device='meta' holds no data to evaluate on; use 'cpu' or 'cuda'")
-    if kind not in ("cpu", "cuda"):  # CUDA's availability is checked (with its own message) by get_problem
-        try:
-            torch.empty(0, device=device)
-        except Exception as error:  # by backend: RuntimeError, NotImplementedError, AssertionError, ImportError
-            raise ValueError(f"device {device!r} is not available in this torch build: {error}") from error
 
 
 class AutoQEnv(gym.Env):
@@ -150,15 +120,19 @@ class AutoQEnv(gym.Env):
 
     Termination after the last kernel of the last layer. No truncation (wrap with ``TimeLimit`` if
     needed). At the end, ``info`` holds ``accuracy``, ``float_accuracy``, ``accuracy_drop``,
-    ``latency_s``, ``energy_j``, ``latency_rel``, ``energy_rel``, ``reward_objective``, ``config`` and
-    ``evaluation_time_s`` (wall time of the final evaluation).
+    ``latency_s``, ``energy_j``, ``latency_rel``, ``energy_rel``, ``reward_objective``, ``config``,
+    ``evaluation_time_s`` (wall time of the final evaluation), ``images_used`` (search images the
+    accuracy was measured on), ``stopped_early``, ``accuracy_drop_se`` (standard error of the drop
+    when stopped early, else 0) and ``cache_hit`` (the accuracy came from ``autoq_env.evaluation``'s
+    cache).
     Every step's ``info`` holds ``step_kind``, ``layer``, ``kernel`` (-1 on layer steps) and ``qbn``.
 
     ## Arguments
 
     ``gym.make("AutoQ-ResNet-v0", model="resnet20", dataset="fashion-mnist", data_root=None,
     checkpoint="default", accelerator="temporal", preset=None, mode="accuracy", budget=None,
-    budget_metric="latency", bits=(2, 8), search_samples=5000, reward_weights=None, device="cpu")``
+    budget_metric="latency", bits=(2, 8), search_samples=5000, reward_weights=None, device="cpu",
+    evaluation="sequential")``
 
     - ``model``: one of ``autoq_env.models.MODELS``; ``checkpoint``: ``"default"`` (the packaged
       weights where they exist), a ``state_dict`` path, or ``None`` (random weights).
@@ -170,6 +144,11 @@ class AutoQEnv(gym.Env):
     - ``bits``: ``(b_min, b_max)`` within 1..8. ``search_samples``: images in the search split
       (1..5000). ``reward_weights``: a ``RewardWeights`` or a dict of its fields.
     - ``device``: where forward passes run (``"cpu"``, ``"cuda"``, ...).
+    - ``evaluation``: ``"sequential"`` (default): in accuracy mode the search split is scored in fixed
+      batches and a configuration stops early only when it is beyond the accuracy tolerance with
+      overwhelming confidence (``autoq_env.evaluation``; a configuration within the tolerance gets
+      its full-split reward except with probability at most 0.1%); ``"full"``: every configuration
+      on the whole split. Resource mode and the test split are always scored whole.
 
     ## Version History
 
@@ -183,42 +162,29 @@ class AutoQEnv(gym.Env):
                  mode: str = "accuracy", budget: float | None = None, budget_metric: str = "latency",
                  bits: tuple[int, int] = (2, 8), search_samples: int = DEFAULT_SEARCH_SAMPLES,
                  reward_weights: RewardWeights | Mapping[str, float] | None = None, device: str = "cpu",
-                 render_mode: str | None = None) -> None:
+                 evaluation: str = "sequential", render_mode: str | None = None) -> None:
         self._kwargs = dict(model=model, dataset=dataset, data_root=data_root, checkpoint=checkpoint,
                             accelerator=accelerator, preset=preset, mode=mode, budget=budget,
                             budget_metric=budget_metric, bits=bits, search_samples=search_samples,
-                            reward_weights=reward_weights, device=device, render_mode=render_mode)
-        _check_choice("model", model, MODELS)
-        _check_choice("dataset", dataset, DATASETS)
-        _check_choice("accelerator", accelerator, ACCELERATORS)
-        self.mode = _check_choice("mode", mode, MODES)
-        self.budget_metric = _check_choice("budget_metric", budget_metric, BUDGET_METRICS)
+                            reward_weights=reward_weights, device=device, evaluation=evaluation,
+                            render_mode=render_mode)
+        check_choice("model", model, MODELS)
+        check_choice("dataset", dataset, DATASETS)
+        check_choice("accelerator", accelerator, ACCELERATORS)
+        self.mode = check_choice("mode", mode, MODES)
+        self.budget_metric = check_choice("budget_metric", budget_metric, BUDGET_METRICS)
+        self.evaluation = check_choice("evaluation", evaluation, EVALUATIONS)
+        self.sequential_rule = SequentialRule()
         if render_mode is not None:
-            _check_choice("render_mode", render_mode, tuple(self.metadata["render_modes"]))
+            check_choice("render_mode", render_mode, tuple(self.metadata["render_modes"]))
         self.render_mode = render_mode
-        self.b_min, self.b_max = _check_bits(bits)
-        if isinstance(search_samples, bool) or not isinstance(search_samples, (int, np.integer)) \
-                or not 1 <= search_samples <= SEARCH_POOL_SAMPLES:
-            raise ValueError(f"search_samples must be an integer in 1..{SEARCH_POOL_SAMPLES}, got {search_samples!r}")
+        self.b_min, self.b_max = check_bits(bits)
+        search_samples = check_search_samples(search_samples, SEARCH_POOL_SAMPLES)
         self.budget = self._check_budget(budget)
-        if reward_weights is None:
-            reward_weights = RewardWeights()
-        elif isinstance(reward_weights, Mapping):
-            unknown = set(reward_weights) - set(asdict(RewardWeights()))
-            if unknown:
-                raise ValueError(f"unknown reward weights {sorted(unknown, key=repr)}; allowed: "
-                                 f"{', '.join(asdict(RewardWeights()))}")
-            reward_weights = RewardWeights(**reward_weights)
-        elif not isinstance(reward_weights, RewardWeights):
-            raise TypeError("reward_weights must be a RewardWeights, a dict or None, got "
-                            f"{type(reward_weights).__name__}")
-        self.reward_weights = reward_weights
-        _check_device(device)
-        for name, path in (("data_root", data_root), ("checkpoint", checkpoint)):
-            if path is not None and not isinstance(path, (str, os.PathLike)):
-                raise TypeError(f"{name} must be None or a path (str or os.PathLike), got {path!r}")
-            if isinstance(path, str) and "\0" in path:
-                raise ValueError(f"{name} must be a path without NUL characters, got {path!r}")
+        self.reward_weights = check_reward_weights(reward_weights)
+        check_device(device)
+        check_path("data_root", data_root)
+        check_path("checkpoint", checkpoint)
         self.accelerator = get_accelerator(accelerator, preset)
 
         self.problem: QuantizationProblem = get_problem(
@@ -251,8 +217,7 @@ class AutoQEnv(gym.Env):
         return float(budget)
 
     def _uniform(self, weight_qbn: int, activation_qbn: int) -> dict:
-        return {"activation_qbn": [activation_qbn] * self.num_layers,
-                "kernel_qbn": [[weight_qbn] * spec.c_out for spec in self.specs]}
+        return Configuration.uniform(self.problem.num_kernels, weight_qbn, activation_qbn).to_dict()
 
     def _prepare_costs(self) -> None:
         """Reference costs, per-kernel cost tables, running estimate and budget caps: ``autoq_env.cost_tracker``."""
@@ -434,9 +399,7 @@ class AutoQEnv(gym.Env):
         terminated = self._layer == self.num_layers
         if terminated:
             self._done = True
-            started = time.perf_counter()
             metrics = self.evaluate(self.config)
-            metrics["evaluation_time_s"] = time.perf_counter() - started
             reward = metrics["reward_objective"] - self._potential
             info.update(metrics)
         else:
@@ -481,8 +444,7 @@ class AutoQEnv(gym.Env):
     @property
     def config(self) -> dict:
         """The current assignment, JSON-serialisable (``None`` where nothing is chosen yet)."""
-        return {"activation_qbn": [int(b) or None for b in self._activation_qbn],
-                "kernel_qbn": [[int(b) or None for b in layer] for layer in self._kernel_qbn]}
+        return partial_config(self._activation_qbn, self._kernel_qbn)
 
     def uniform_config(self, weight_qbn: int, activation_qbn: int | None = None) -> dict:
         """Every kernel at ``weight_qbn`` and every activation at ``activation_qbn`` (default the same)."""
@@ -490,72 +452,24 @@ class AutoQEnv(gym.Env):
         self.check_config(config)
         return config
 
+    def check_configuration(self, config: Any) -> Configuration:
+        """Validate a configuration (a dict as ``config`` gives, or a ``Configuration``) for this env."""
+        return Configuration.from_dict(config, self.problem.num_kernels, (self.b_min, self.b_max),
+                                       [spec.name for spec in self.specs])
+
     def check_config(self, config: Any) -> tuple[list[int], list[np.ndarray]]:
         """Validate a configuration and return it as (activation QBNs, kernel QBN arrays)."""
-        if not isinstance(config, Mapping) or set(config) != {"activation_qbn", "kernel_qbn"}:
-            raise ValueError("a configuration is a dict with exactly the keys 'activation_qbn' (one int per layer) "
-                             "and 'kernel_qbn' (one list of ints per layer, one per kernel)")
-        activation, kernels = config["activation_qbn"], config["kernel_qbn"]
-        if isinstance(activation, np.ndarray) and activation.ndim == 1:
-            activation = list(activation)
-        if not isinstance(activation, (list, tuple)) or len(activation) != self.num_layers \
-                or not isinstance(kernels, (list, tuple)) or len(kernels) != self.num_layers:
-            raise ValueError(f"a configuration needs {self.num_layers} activation QBNs and {self.num_layers} lists of "
-                             "kernel QBNs")
-        arrays = []
-        for index, (values, spec) in enumerate(zip(kernels, self.specs)):
-            try:
-                array = np.asarray(values)
-            except ValueError as error:  # ragged nesting
-                raise ValueError(f"layer {index} ({spec.name}) needs {spec.c_out} kernel QBNs, got ragged nested "
-                                 "sequences") from error
-            if array.shape != (spec.c_out,):
-                raise ValueError(f"layer {index} ({spec.name}) needs {spec.c_out} kernel QBNs, got shape {array.shape}")
-            arrays.append(array)
-        # element by element (no numpy conversion): nested lists fail here, and Python ints beyond int64 compare exactly
-        everything = [*activation, *(v for a in arrays for v in a.tolist())]
-        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in everything):
-            raise TypeError("every QBN in a configuration must be an integer (unassigned entries are not allowed)")
-        low, high = min(int(v) for v in everything), max(int(v) for v in everything)
-        if low < self.b_min or high > self.b_max:
-            raise ValueError(f"QBNs must lie in this env's bits range {self.b_min}..{self.b_max}, got {low}..{high}")
-        return [int(a) for a in activation], [a.astype(np.int64) for a in arrays]
+        configuration = self.check_configuration(config)
+        return list(configuration.activation_qbn), [k.copy() for k in configuration.kernel_qbn]
 
-    def evaluate(self, config: Mapping, split: str = "search") -> dict:
-        """Score any configuration without stepping: accuracy, cost and the episode objective.
+    def evaluate(self, config: Mapping | Configuration, split: str = "search") -> dict:
+        """Score any configuration without stepping: accuracy, cost and the episode objective
+        (``autoq_env.evaluation.score``; sequential on the search split unless ``evaluation="full"``).
 
         :param config: ``{"activation_qbn": [...], "kernel_qbn": [[...], ...]}``, e.g. ``env.config``.
-        :param split: ``"search"`` (the reward's split) or ``"test"`` (final reports only).
+        :param split: ``"search"`` (the reward's split) or ``"test"`` (final reports only, always whole).
         """
-        _check_choice("split", split, SPLITS)
-        activation, kernels = self.check_config(config)
-        accuracy = self.problem.accuracy(activation, kernels, split)
-        float_accuracy = self.problem.float_accuracy(split)
-        cost = self.accelerator.network_cost(self.specs, {"activation_qbn": activation, "kernel_qbn": kernels})
-        latency_rel = cost.latency_s / self.reference_cost.latency_s
-        energy_rel = cost.energy_j / self.reference_cost.energy_j
-        weights = np.array([spec.reduction_size for spec in self.specs for _ in range(spec.c_out)], float)
-        all_kernels = np.concatenate(kernels)
-        metrics = {
-            "split": split,
-            "accuracy": accuracy,
-            "float_accuracy": float_accuracy,
-            "accuracy_drop": float_accuracy - accuracy,
-            "latency_s": cost.latency_s,
-            "energy_j": cost.energy_j,
-            "latency_rel": latency_rel,
-            "energy_rel": energy_rel,
-            "mean_weight_qbn": float(all_kernels.mean()),
-            "mean_weight_qbn_by_params": float((all_kernels * weights).sum() / weights.sum()),
-            "mean_activation_qbn": float(np.mean(activation)),
-            "reward_objective": self.reward_weights.reward(accuracy, float_accuracy, latency_rel, energy_rel,
-                                                           self.mode),
-            "config": {"activation_qbn": activation, "kernel_qbn": [k.tolist() for k in kernels]},
-        }
-        if self.mode == "resource":
-            metrics["budget_rel"] = self.budget
-            metrics["budget_met"] = bool(self._metric(cost) <= self._budget_value * (1 + 1e-9))
-        return metrics
+        return score(self, config, split)
 
     # -- pickling: rebuild from the keywords (the problem is cached per process) ---------------------
     def __getstate__(self) -> dict:

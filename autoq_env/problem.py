@@ -3,11 +3,16 @@
 Building one loads the data, calibrates activation ranges, tabulates every (kernel, QBN) pair and
 measures the float accuracy: a few seconds for ResNet-20. ``get_problem`` caches problems per
 process, so many envs on the same model (vectorised envs, tests, benchmarks) share one.
+
+A problem's ``signature`` is a content hash of everything an accuracy depends on (the model's
+weights, the images and labels of every split, the QBN range, the device): the evaluation cache's
+key, so that two problems never share an entry.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,36 +51,36 @@ class QuantizationProblem:
     test_batches: Batches
     qbns: range
     kernel_stats: list[KernelStatistics]
-    _float_accuracy: dict[str, float] = field(default_factory=dict)
-    _test_accuracy: dict[bytes, float] = field(default_factory=dict)  # reports score few configurations, often again
+    signature: str = ""  # content hash (see the module docstring)
+    _float_correct: dict[str, list[torch.Tensor]] = field(default_factory=dict)
 
     @property
     def num_kernels(self) -> list[int]:
         return [spec.c_out for spec in self.specs]
 
+    def batches(self, split: str) -> Batches:
+        """The ``(images, labels)`` batches of ``"search"`` or ``"test"``, in their fixed order."""
+        return {"search": self.search_batches, "test": self.test_batches}[split]
+
     def accuracy(self, activation_qbn: list[int] | None, kernel_qbn: list[np.ndarray] | None,
                  split: str = "search") -> float:
-        """Top-1 accuracy (percent) of a configuration (``None, None``: the float model) on a split.
-
-        Test-split accuracies are kept (every run's report scores the uniform 8-bit reference there).
-        """
-        batches = {"search": self.search_batches, "test": self.test_batches}[split]
-        key = None
-        if split == "test" and activation_qbn is not None and kernel_qbn is not None:
-            key = np.concatenate([np.asarray(activation_qbn), *map(np.asarray, kernel_qbn)]).astype(np.int16).tobytes()
-            if key in self._test_accuracy:
-                return self._test_accuracy[key]
+        """Top-1 accuracy (percent) of a configuration (``None, None``: the float model) on a whole split,
+        uncached (``autoq_env.evaluation`` adds sequential evaluation and the cache)."""
         self.evaluator.apply(activation_qbn, kernel_qbn)
-        accuracy = self.evaluator.accuracy(batches)
-        if key is not None:
-            self._test_accuracy[key] = accuracy
-        return accuracy
+        return self.evaluator.accuracy(self.batches(split))
+
+    def float_correct(self, split: str = "search") -> list[torch.Tensor]:
+        """Per batch of ``split``: whether the float model classifies each image right, computed once."""
+        if split not in self._float_correct:
+            self.evaluator.apply(None, None)
+            self._float_correct[split] = [self.evaluator.correct(images, labels) for images, labels in
+                                          self.batches(split)]
+        return self._float_correct[split]
 
     def float_accuracy(self, split: str = "search") -> float:
         """Top-1 accuracy (percent) of the float model on a split, measured once."""
-        if split not in self._float_accuracy:
-            self._float_accuracy[split] = self.accuracy(None, None, split)
-        return self._float_accuracy[split]
+        correct = self.float_correct(split)
+        return 100.0 * sum(int(c.sum()) for c in correct) / sum(len(c) for c in correct)
 
 
 def _kernel_statistics(evaluator: QuantizedEvaluator, qbns: range) -> list[KernelStatistics]:
@@ -91,6 +96,20 @@ def _kernel_statistics(evaluator: QuantizedEvaluator, qbns: range) -> list[Kerne
             loss_increase_min_qbn=increase,
         ))
     return stats
+
+
+def _content_signature(settings: tuple, model: torch.nn.Module, splits: list[Batches]) -> str:
+    """SHA-256 of the settings, the model's weights and every split's images and labels."""
+    hasher = hashlib.sha256(repr(settings).encode())
+    for name, tensor in model.state_dict().items():
+        hasher.update(name.encode())
+        hasher.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    for batches in splits:
+        hasher.update(b"split")
+        for images, labels in batches:
+            hasher.update(images.contiguous().numpy().tobytes())
+            hasher.update(labels.contiguous().numpy().tobytes())
+    return hasher.hexdigest()
 
 
 def _channels_last(batches: Batches) -> Batches:
@@ -109,11 +128,14 @@ def get_problem(model: str, dataset: str, data_root: str | None, checkpoint: str
     specs = extract_layers(float_model, (splits.info.in_channels, splits.info.image_size, splits.info.image_size))
     calibration_batches = _channels_last(materialise(splits.calibration, EVAL_BATCH_SIZE))
     evaluator = QuantizedEvaluator(float_model, [spec.name for spec in specs], calibration_batches, qbns, device)
+    search_batches = materialise(splits.search, EVAL_BATCH_SIZE)
+    test_batches = materialise(splits.test, EVAL_BATCH_SIZE)
+    signature = _content_signature((model, dataset, qbns.start, qbns.stop, search_samples, str(torch.device(device))),
+                                   float_model, [calibration_batches, search_batches, test_batches])
     problem = QuantizationProblem(
         info=splits.info, specs=specs, evaluator=evaluator, calibration_batches=calibration_batches,
-        search_batches=_channels_last(materialise(splits.search, EVAL_BATCH_SIZE)),
-        test_batches=_channels_last(materialise(splits.test, EVAL_BATCH_SIZE)), qbns=qbns,
-        kernel_stats=_kernel_statistics(evaluator, qbns),
+        search_batches=_channels_last(search_batches), test_batches=_channels_last(test_batches), qbns=qbns,
+        kernel_stats=_kernel_statistics(evaluator, qbns), signature=signature,
     )
     problem.float_accuracy("search")
     return problem

@@ -109,7 +109,7 @@ class KernelWiseWeights:
 
     def gather(self, kernel_qbn: np.ndarray | torch.Tensor) -> torch.Tensor:
         """The layer's weight with kernel ``k`` quantized to ``kernel_qbn[k]`` bits."""
-        qbn = torch.as_tensor(np.asarray(kernel_qbn), dtype=torch.int64)
+        qbn = torch.as_tensor(np.array(kernel_qbn), dtype=torch.int64)  # a copy: read-only arrays are fine
         if qbn.shape != (self.num_kernels,):
             raise ValueError(f"kernel_qbn must have one entry per kernel ({self.num_kernels}), got shape "
                              f"{tuple(qbn.shape)}")

@@ -71,3 +71,13 @@ def test_bad_arguments_are_refused_with_the_reason(tmp_path, arguments, message)
                             capture_output=True, text=True, timeout=120)
     assert result.returncode != 0 and message in result.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_evaluation_flag_turns_sequential_evaluation_off(small_env) -> None:
+    import argparse
+
+    from agents.cli import ENV_KEYWORDS, _make_env
+
+    for flag in ("full", "sequential"):
+        args = argparse.Namespace(**{**dict.fromkeys(ENV_KEYWORDS), "evaluation": flag, "search_samples": 200})
+        assert _make_env(args).unwrapped.evaluation == flag

@@ -17,7 +17,7 @@ import pytest
 
 from agents.checkpoint import CHECKPOINT_FILE
 from agents.cli import main
-from agents.recording import read_episode_csv
+from agents.recording import RUN_DEPENDENT_FIELDS, read_episode_csv
 
 EPISODES = 6
 CHECKPOINT_EVERY = 2
@@ -88,8 +88,8 @@ def reference(workdir: Path, agent: str) -> Path:
 def assert_same_run(resumed: Path, uninterrupted: Path) -> None:
     rows, expected = read_episode_csv(resumed / "episodes.csv"), read_episode_csv(uninterrupted / "episodes.csv")
     assert [row["episode"] for row in rows] == list(range(1, EPISODES + 1))  # none lost, none repeated
-    strip = [{key: value for key, value in row.items() if key != "wall_time_s"} for row in expected]
-    assert [{key: value for key, value in row.items() if key != "wall_time_s"} for row in rows] == strip
+    strip = [{key: value for key, value in row.items() if key not in RUN_DEPENDENT_FIELDS} for row in expected]
+    assert [{key: value for key, value in row.items() if key not in RUN_DEPENDENT_FIELDS} for row in rows] == strip
     assert json.loads((resumed / "best_config.json").read_text()) == \
         json.loads((uninterrupted / "best_config.json").read_text())
     assert json.loads((resumed / "run.json").read_text())["status"] == "finished"

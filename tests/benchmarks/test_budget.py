@@ -20,13 +20,12 @@ def test_extrapolation_of_known_figures() -> None:
 
 @pytest.mark.parametrize("method", ["random", "ddpg-layer"])
 def test_measure_splits_episodes_into_evaluation_and_the_rest(small_env, method) -> None:
-    log: list[tuple[str, float]] = []
-    problem = small_env.unwrapped.problem
-    budget._timed_accuracy(problem, log)
-    try:
+    log: list[tuple[str, float, int]] = []
+    with budget.timed_measurements(log):
         figures = budget.measure(method, small_env, episodes=2, log=log)
-    finally:
-        del problem.accuracy  # the timing wrapper was set on the instance
     assert figures["evaluation_s"] > 0 and figures["episode_s"] >= figures["evaluation_s"] * 0.9
+    assert 1 <= figures["images_mean"] <= small_env.unwrapped.problem.search_batches[0][0].shape[0] * len(
+        small_env.unwrapped.problem.search_batches)
+    assert sum(budget.image_histogram(budget.np.array(figures["images"])).values()) == len(figures["images"])
     assert figures["agent_s"] == pytest.approx(figures["episode_s"] - figures["evaluation_s"])
     assert figures["test_evaluation_s"] > 0
