@@ -267,6 +267,7 @@ def finetune(env: gym.Env, config: Any, out: str | Path, settings: FinetuneSetti
         qat.load_latent_state(saved["state"])
         optimizer.load_state_dict(saved["optimizer"])
         history, wall_s = saved["history"], saved["wall_s"]
+        quantizers = [ActivationQuantizer(range_max, signed) for range_max, signed in saved["activation_ranges"]]
     else:
         if checkpoint_path.exists():
             raise FileExistsError(f"{out} holds a fine-tuning run; continue it with resume (--resume) or use "
@@ -280,8 +281,6 @@ def finetune(env: gym.Env, config: Any, out: str | Path, settings: FinetuneSetti
     if not history:
         accuracy, quantizers = _score(env, float_model, qat.latent_state(), config, batches)
         history.append({"epoch": 0, "accuracy": accuracy})
-    elif len(history) - 1 < settings.epochs:
-        quantizers = _score(env, float_model, qat.latent_state(), config, batches)[1]
     for epoch in range(len(history) - 1, settings.epochs):
         epoch_started = time.perf_counter()
         qat.set_activation_ranges(quantizers)
@@ -306,23 +305,24 @@ def finetune(env: gym.Env, config: Any, out: str | Path, settings: FinetuneSetti
         accuracy, quantizers = _score(env, float_model, qat.latent_state(), config, batches)
         wall_s += time.perf_counter() - epoch_started
         history.append({"epoch": epoch + 1, "accuracy": accuracy, "loss": loss_sum / steps_per_epoch})
-        report = _write(out, float_model, qat, optimizer, config, settings, env_record, history, wall_s,
-                        len(labels), float_accuracy)
+        report = _write(out, float_model, qat, optimizer, quantizers, config, settings, env_record, history,
+                        wall_s, len(labels), float_accuracy)
     if not report:  # resumed a finished run
         report = atomic_io.read_json(out / REPORT_FILE)
     report["elapsed_this_call_s"] = time.perf_counter() - started
     return report
 
 
-def _write(out: Path, float_model: nn.Module, qat: _QatModel, optimizer: torch.optim.Optimizer, config: dict,
-           settings: FinetuneSettings, env_record: dict, history: list[dict], wall_s: float, train_images: int,
-           float_accuracy: float | None) -> dict:
+def _write(out: Path, float_model: nn.Module, qat: _QatModel, optimizer: torch.optim.Optimizer,
+           quantizers: list[ActivationQuantizer], config: dict, settings: FinetuneSettings, env_record: dict,
+           history: list[dict], wall_s: float, train_images: int, float_accuracy: float | None) -> dict:
     """Write the model, the checkpoint and the report after an epoch (each file atomically)."""
     state = qat.latent_state()
     atomic_io.torch_save(out / MODEL_FILE, unfolded_state_dict(float_model, state))
     atomic_io.torch_save(out / CHECKPOINT_FILE, {"config": config, "settings": asdict(settings), "env": env_record,
                                                  "state": state, "optimizer": optimizer.state_dict(),
-                                                 "history": history, "wall_s": wall_s})
+                                                 "history": history, "wall_s": wall_s,
+                                                 "activation_ranges": [(q.range_max, q.signed) for q in quantizers]})
     report = {"settings": asdict(settings), "env": env_record, "train_images": train_images,
               "report_split": "test" if float_accuracy is not None else "given batches",
               "float_accuracy": float_accuracy, "accuracy_before": history[0]["accuracy"],
