@@ -1,4 +1,4 @@
-"""``autoq evaluate`` and ``autoq export``: scores equal ``env.evaluate``; a config that does not fit is refused."""
+"""``autoq evaluate``, ``export``, ``finetune``: scores equal ``env.evaluate``; misfit configs are refused."""
 
 from __future__ import annotations
 
@@ -51,12 +51,12 @@ def _spoil(config: dict, how: str) -> dict:
 @pytest.mark.parametrize(("how", "reason"), [("layers", "needs 22 activation QBNs"),
                                              ("kernels", r"layer 0 \(conv1\) needs 16 kernel QBNs"),
                                              ("qbn", r"bits range 2\.\.8, got 4\.\.9")])
-@pytest.mark.parametrize("command", ["evaluate", "export"])
+@pytest.mark.parametrize("command", ["evaluate", "export", "finetune"])
 def test_a_config_that_does_not_fit_is_refused_and_nothing_written(small_env, tmp_path, how, reason,
                                                                     command) -> None:
     path = tmp_path / "config.json"
     path.write_text(json.dumps(_spoil(small_env.unwrapped.uniform_config(4), how)))
-    out = tmp_path / ("scores.json" if command == "evaluate" else "model.onnx")
+    out = tmp_path / {"evaluate": "scores.json", "export": "model.onnx", "finetune": "qat"}[command]
     with pytest.raises(SystemExit, match=f"autoq {command}: '{path}' does not fit this env: .*{reason}"):
         main([command, str(path), "--out", str(out), *FAST])
     assert list(tmp_path.iterdir()) == [path]

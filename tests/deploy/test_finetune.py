@@ -7,8 +7,14 @@ import json
 import pytest
 import torch
 
-from autoq_env.deploy.finetune import CHECKPOINT_FILE, MODEL_FILE, FinetuneSettings, finetune, training_images, \
-    unfolded_state_dict
+from autoq_env.deploy.finetune import (
+    CHECKPOINT_FILE,
+    MODEL_FILE,
+    FinetuneSettings,
+    finetune,
+    training_images,
+    unfolded_state_dict,
+)
 from autoq_env.evaluator import fold_batch_norm
 from autoq_env.models import build_model
 
