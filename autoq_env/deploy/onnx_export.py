@@ -7,6 +7,14 @@ goes through ``Clip`` to the activation grid's range, then ``QuantizeLinear`` / 
 saturation equal the evaluator's ``round`` and ``clamp`` (``autoq_env.quant``), and the Clip holds
 the codes inside the QBN's range, which is narrower than the 8-bit container.
 
+What remains different from the evaluator is float arithmetic: onnxruntime's convolutions sum in
+another order than torch's, the sums differ in the last bits, and where such a value lies on a
+rounding boundary of the next activation grid one code moves by one step. The logits then differ a
+little, and a prediction can flip on an image whose two top classes nearly tie
+(``benchmarks/export_check.py`` counts them on the whole test split). Weights cannot cause it: the
+evaluator's weights (``code * scale`` rounded once from float64) and the DequantizeLinear's (float32
+``code * scale``) differ by at most one ulp, and torch on either gives the same predictions.
+
 The rest of the graph is translated node by node from the BatchNorm-folded model's ``torch.fx``
 graph; the operations translated are those of CIFAR ResNets and torchvision's ResNet, MobileNetV2 and
 SqueezeNet (``SUPPORTED``); any other raises a ``ValueError`` naming it. Operator semantics follow the
