@@ -6,6 +6,12 @@
 results into ``--out`` (see ``agents.runner``). It saves a checkpoint every ``--checkpoint-every``
 episodes and when interrupted (Ctrl-C, SIGTERM); ``autoq search --resume --out runs/hrl`` continues
 it with the settings recorded in ``runs/hrl/run.json``.
+
+After a search (``autoq_env.deploy``): ``autoq evaluate runs/hrl/best_config.json`` scores it next to
+float and uniform 8-bit; ``autoq finetune runs/hrl/best_config.json --epochs 2 --out runs/hrl/qat``
+fine-tunes at it; ``autoq export runs/hrl/best_config.json --format onnx --out model.onnx
+[--checkpoint runs/hrl/qat/model.pt]`` writes an ONNX graph with QuantizeLinear/DequantizeLinear pairs
+(``--format npz``: integer codes, scales and bits with a JSON manifest).
 """
 
 from __future__ import annotations
@@ -131,6 +137,54 @@ def search(args: argparse.Namespace) -> None:
     print(result.report_markdown)
 
 
+def evaluate_config(args: argparse.Namespace) -> None:
+    import json
+
+    from autoq_env.atomic_io import write_json
+    from autoq_env.deploy.scorecard import format_scorecard, scorecard
+
+    card = scorecard(_make_env(args), args.config)  # refuses a configuration that does not fit, before writing
+    print(json.dumps(card, indent=2) if args.json else format_scorecard(card))
+    if args.out:
+        write_json(args.out, card)
+
+
+def finetune_config(args: argparse.Namespace) -> None:
+    from autoq_env.deploy.finetune import FinetuneSettings, finetune
+
+    settings = FinetuneSettings(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                                train_samples=args.train_samples, seed=args.seed,
+                                scale_every_steps=args.scale_every)
+    report = finetune(_make_env(args), args.config, args.out, settings, resume=args.resume,
+                      progress_bar=args.progress)
+    for row in report["history"]:
+        print(f"epoch {row['epoch']}: test accuracy {row['accuracy']:.2f}%"
+              + (f", mean training loss {row['loss']:.4f}" if "loss" in row else " (before fine-tuning)"))
+    float_accuracy = report["float_accuracy"]
+    print(f"float {float_accuracy:.2f}%; drop before {float_accuracy - report['accuracy_before']:+.2f}, after "
+          f"{float_accuracy - report['accuracy_after']:+.2f} points; {report['train_wall_s']:.0f} s of fine-tuning "
+          f"on {report['train_images']} images.\nScore it: autoq evaluate {args.config} --checkpoint {report['model']}")
+
+
+def export_config(args: argparse.Namespace) -> None:
+    from autoq_env.deploy.integer import quantize_network, save_integer
+    from autoq_env.deploy.onnx_export import save_onnx
+
+    network = quantize_network(_make_env(args), args.config)  # refuses a configuration that does not fit
+    if args.format == "onnx":
+        size = save_onnx(network, args.out)
+        print(f"wrote {args.out} ({size} bytes, ONNX opset with QuantizeLinear/DequantizeLinear)")
+    else:
+        save_integer(network, args.out)
+        print(f"wrote {args.out} and {Path(args.out).with_suffix('.json')}")
+    storage = network.storage()
+    print(f"quantized weights: {storage['packed_bytes'] / 1024:.1f} KiB packed at a mean "
+          f"{storage['mean_weight_qbn']:.2f} bits ({storage['packed_vs_8bit']:.3f} of uniform 8-bit, "
+          f"{storage['uniform_8bit_bytes'] / 1024:.1f} KiB; "
+          f"{storage['packed_vs_float32']:.3f} of float32, {storage['float32_bytes'] / 1024:.1f} KiB), per-kernel "
+          f"float32 steps included; biases {storage['bias_bytes'] / 1024:.1f} KiB float32")
+
+
 def _bounded_int(text: str, minimum: int, what: str) -> int:
     try:
         value = int(text)
@@ -178,6 +232,47 @@ def _add_env_arguments(parser: argparse.ArgumentParser) -> None:
                             "accuracy tolerance with overwhelming confidence; 'full': the whole search split always")
 
 
+def _add_deploy_commands(commands) -> None:
+    """``evaluate``, ``finetune`` and ``export``: what comes after a search (``autoq_env.deploy``)."""
+    from autoq_env.deploy.finetune import FinetuneSettings
+
+    defaults = FinetuneSettings()
+    evaluate_parser = commands.add_parser("evaluate", help="score a configuration next to float and uniform 8-bit "
+                                                           "on both splits and both accelerators")
+    evaluate_parser.add_argument("config", help="a configuration file, e.g. a search's best_config.json")
+    evaluate_parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    evaluate_parser.add_argument("--out", metavar="FILE", help="also write the scores as JSON to FILE")
+    _add_env_arguments(evaluate_parser)
+    evaluate_parser.set_defaults(run=evaluate_config)
+
+    finetune_parser = commands.add_parser("finetune", help="quantization-aware fine-tuning at a configuration")
+    finetune_parser.add_argument("config", help="a configuration file, e.g. a search's best_config.json")
+    finetune_parser.add_argument("--out", required=True, help="run folder: model.pt, checkpoint.pt, report.json")
+    finetune_parser.add_argument("--epochs", type=positive_int, default=1)
+    finetune_parser.add_argument("--lr", type=float, default=defaults.lr, help="peak learning rate "
+                                 f"(cosine to 0 within each epoch; default {defaults.lr})")
+    finetune_parser.add_argument("--batch-size", type=positive_int, default=defaults.batch_size)
+    finetune_parser.add_argument("--train-samples", type=positive_int,
+                                 help="fine-tune on the first N images of the train split (default all)")
+    finetune_parser.add_argument("--scale-every", type=positive_int, default=defaults.scale_every_steps,
+                                 metavar="STEPS", help="re-choose the MSE-optimal weight steps every STEPS steps")
+    finetune_parser.add_argument("--seed", type=non_negative_int, default=0)
+    finetune_parser.add_argument("--resume", action="store_true",
+                                 help="continue the run in --out from its last epoch (--epochs may be raised)")
+    finetune_parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    _add_env_arguments(finetune_parser)
+    finetune_parser.set_defaults(run=finetune_config)
+
+    export_parser = commands.add_parser("export", help="export a configuration: ONNX with Q/DQ pairs, or integers")
+    export_parser.add_argument("config", help="a configuration file, e.g. a search's best_config.json")
+    export_parser.add_argument("--format", choices=("onnx", "npz"), default="onnx",
+                               help="onnx: QuantizeLinear/DequantizeLinear graph; npz: integer codes, scales and bits "
+                                    "with a JSON manifest beside it")
+    export_parser.add_argument("--out", required=True, help="the .onnx or .npz file")
+    _add_env_arguments(export_parser)
+    export_parser.set_defaults(run=export_config)
+
+
 def main(argv: list[str] | None = None) -> None:
     from agents.runner import AGENTS, DEFAULT_CHECKPOINT_EVERY
 
@@ -210,6 +305,8 @@ def main(argv: list[str] | None = None) -> None:
     search_parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     _add_env_arguments(search_parser)
     search_parser.set_defaults(run=search)
+
+    _add_deploy_commands(commands)
 
     args = parser.parse_args(argv)
     try:

@@ -1,0 +1,233 @@
+"""ONNX export of a quantized network with QuantizeLinear/DequantizeLinear pairs.
+
+Each quantizable layer becomes a ``Conv`` or ``Gemm`` whose weight is ``DequantizeLinear`` of its int8
+codes with one float32 scale per output channel (``axis=0``): exactly the per-kernel grids. Its input
+goes through ``Clip`` to the activation grid's range, then ``QuantizeLinear`` / ``DequantizeLinear``
+(uint8 after a ReLU, int8 for signed inputs, zero point 0): ONNX's round-half-to-even and
+saturation equal the evaluator's ``round`` and ``clamp`` (``autoq_env.quant``), and the Clip holds
+the codes inside the QBN's range, which is narrower than the 8-bit container.
+
+What remains different from the evaluator is float arithmetic: onnxruntime's convolutions sum in
+another order than torch's, the sums differ in the last bits, and where such a value lies on a
+rounding boundary of the next activation grid one code moves by one step. The logits then differ a
+little, and a prediction can flip on an image whose two top classes nearly tie
+(``benchmarks/export_check.py`` counts them on the whole test split). Weights cannot cause it: the
+evaluator's weights (``code * scale`` rounded once from float64) and the DequantizeLinear's (float32
+``code * scale``) differ by at most one ulp, and torch on either gives the same predictions.
+
+The rest of the graph is translated node by node from the BatchNorm-folded model's ``torch.fx``
+graph; the operations translated are those of CIFAR ResNets and torchvision's ResNet, MobileNetV2 and
+SqueezeNet (``SUPPORTED``); any other raises a ``ValueError`` naming it. Operator semantics follow the
+ONNX operator specification (onnx.ai/onnx/operators).
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import fx, nn
+
+from autoq_env import atomic_io
+from autoq_env.deploy.integer import QuantizedLayer, QuantizedNetwork
+
+OPSET = 17
+SUPPORTED = ("Conv2d", "Linear", "ReLU", "ReLU6", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d(1)", "Dropout",
+             "Identity", "Flatten", "add", "cat", "flatten", "relu", "adaptive_avg_pool2d(1)")
+
+
+class _GraphBuilder:
+    def __init__(self) -> None:
+        from onnx import helper, numpy_helper
+
+        self.helper, self.numpy_helper = helper, numpy_helper
+        self.nodes: list = []
+        self.initializers: list = []
+
+    def constant(self, name: str, array: np.ndarray) -> str:
+        self.initializers.append(self.numpy_helper.from_array(np.asarray(array), name))
+        return name
+
+    def node(self, op: str, inputs: list[str], output: str, **attributes: Any) -> str:
+        self.nodes.append(self.helper.make_node(op, inputs, [output], name=output, **attributes))
+        return output
+
+    def quantize_input(self, value: str, layer: QuantizedLayer) -> str:
+        low, high = layer.activation_code_range
+        scale = np.float32(layer.activation_scale)
+        prefix = f"{layer.name}.input"
+        container = np.int8 if layer.activation_signed else np.uint8
+        bounds = [self.constant(f"{prefix}.clip_{end}", np.float32(code) * scale)
+                  for end, code in (("min", low), ("max", high))]
+        clipped = self.node("Clip", [value, *bounds], f"{prefix}.clipped")
+        quant = [self.constant(f"{prefix}.scale", scale), self.constant(f"{prefix}.zero_point", container(0))]
+        codes = self.node("QuantizeLinear", [clipped, *quant], f"{prefix}.codes")
+        return self.node("DequantizeLinear", [codes, *quant], f"{prefix}.quantized")
+
+    def weight(self, layer: QuantizedLayer) -> str:
+        codes = self.constant(f"{layer.name}.weight_codes", layer.weight_codes)
+        scale = self.constant(f"{layer.name}.weight_scale", layer.weight_scale)
+        zero = self.constant(f"{layer.name}.weight_zero_point", np.zeros(len(layer.weight_scale), np.int8))
+        return self.node("DequantizeLinear", [codes, scale, zero], f"{layer.name}.weight", axis=0)
+
+
+def _pair(value: int | tuple[int, ...]) -> list[int]:
+    return list(value) if isinstance(value, (tuple, list)) else [int(value)] * 2
+
+
+def _conv(builder: _GraphBuilder, name: str, module: nn.Conv2d, value: str, weight: str) -> str:
+    if module.padding_mode != "zeros" or isinstance(module.padding, str):
+        raise ValueError(f"{name}: only zero padding given as integers is exported, got padding={module.padding!r}, "
+                         f"padding_mode={module.padding_mode!r}")
+    inputs = [value, weight]
+    if module.bias is not None:
+        inputs.append(builder.constant(f"{name}.bias", module.bias.detach().cpu().numpy().astype(np.float32)))
+    pads = _pair(module.padding)
+    return builder.node("Conv", inputs, name, kernel_shape=_pair(module.kernel_size), strides=_pair(module.stride),
+                        pads=pads + pads, dilations=_pair(module.dilation), group=module.groups)
+
+
+def _linear(builder: _GraphBuilder, name: str, module: nn.Linear, value: str, weight: str) -> str:
+    inputs = [value, weight]
+    if module.bias is not None:
+        inputs.append(builder.constant(f"{name}.bias", module.bias.detach().cpu().numpy().astype(np.float32)))
+    return builder.node("Gemm", inputs, name, transB=1)
+
+
+def _pool(builder: _GraphBuilder, name: str, module: nn.Module, value: str) -> str:
+    if isinstance(module, nn.AdaptiveAvgPool2d):
+        if _pair(module.output_size) != [1, 1]:
+            raise ValueError(f"{name}: only AdaptiveAvgPool2d(1) is exported, got output_size={module.output_size}")
+        return builder.node("GlobalAveragePool", [value], name)
+    pads = _pair(module.padding)
+    attributes = dict(kernel_shape=_pair(module.kernel_size), strides=_pair(module.stride or module.kernel_size),
+                      pads=pads + pads, ceil_mode=int(module.ceil_mode))
+    if isinstance(module, nn.MaxPool2d):
+        if _pair(module.dilation) != [1, 1]:
+            raise ValueError(f"{name}: dilated max pooling is not exported")
+        return builder.node("MaxPool", [value], name, **attributes)
+    return builder.node("AveragePool", [value], name, count_include_pad=int(module.count_include_pad), **attributes)
+
+
+def _call_module(builder: _GraphBuilder, node: fx.Node, module: nn.Module, value: str,
+                 layer: QuantizedLayer | None) -> str:
+    name = node.name
+    if layer is not None:
+        value = builder.quantize_input(value, layer)
+        weight = builder.weight(layer)
+        if isinstance(module, nn.Conv2d):
+            return _conv(builder, name, module, value, weight)
+        if isinstance(module, nn.Linear):
+            return _linear(builder, name, module, value, weight)
+        raise ValueError(f"quantizable layer {node.target} is a {type(module).__name__}; exported are Conv2d and "
+                         "Linear")
+    if isinstance(module, (nn.Conv2d, nn.Linear)):
+        weight = builder.constant(f"{node.target}.weight", module.weight.detach().cpu().numpy().astype(np.float32))
+        return (_conv if isinstance(module, nn.Conv2d) else _linear)(builder, name, module, value, weight)
+    if isinstance(module, nn.ReLU):
+        return builder.node("Relu", [value], name)
+    if isinstance(module, nn.ReLU6):
+        bounds = [builder.constant(f"{name}.min", np.float32(0)), builder.constant(f"{name}.max", np.float32(6))]
+        return builder.node("Clip", [value, *bounds], name)
+    if isinstance(module, (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d)):
+        return _pool(builder, name, module, value)
+    if isinstance(module, (nn.Dropout, nn.Identity)):
+        return builder.node("Identity", [value], name)
+    if isinstance(module, nn.Flatten):
+        if module.end_dim != -1:
+            raise ValueError(f"{name}: only Flatten(start_dim, -1) is exported")
+        return builder.node("Flatten", [value], name, axis=module.start_dim)
+    raise ValueError(f"module {node.target} ({type(module).__name__}) has no ONNX translation here; supported: "
+                     f"{', '.join(SUPPORTED)}")
+
+
+def _call_function(builder: _GraphBuilder, node: fx.Node, names: dict[str, str]) -> str:
+    args = [names[a.name] if isinstance(a, fx.Node) else a for a in node.args]
+    kwargs = dict(node.kwargs)
+    if node.target in (operator.add, torch.add) and all(isinstance(a, fx.Node) for a in node.args[:2]):
+        return builder.node("Add", args[:2], node.name)
+    if node.target is torch.flatten:
+        start = args[1] if len(args) > 1 else kwargs.get("start_dim", 0)
+        end = args[2] if len(args) > 2 else kwargs.get("end_dim", -1)
+        if end != -1:
+            raise ValueError(f"{node.name}: only flatten(x, start_dim) to the last dimension is exported")
+        return builder.node("Flatten", [args[0]], node.name, axis=int(start))
+    if node.target in (F.relu, torch.relu):
+        return builder.node("Relu", [args[0]], node.name)
+    if node.target is torch.cat:
+        dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
+        return builder.node("Concat", [names[a.name] for a in node.args[0]], node.name, axis=int(dim))
+    if node.target is F.adaptive_avg_pool2d and _pair(args[1] if len(args) > 1 else kwargs["output_size"]) == [1, 1]:
+        return builder.node("GlobalAveragePool", [args[0]], node.name)
+    raise ValueError(f"function {getattr(node.target, '__name__', node.target)} ({node.name}) has no ONNX translation "
+                     f"here; supported: {', '.join(SUPPORTED)}")
+
+
+def to_onnx(network: QuantizedNetwork):
+    """The ``onnx.ModelProto`` of ``network`` (input ``images`` NCHW float32, output ``logits``)."""
+    from onnx import TensorProto, checker, helper
+
+    model = network.model
+    graph = model.graph if isinstance(model, fx.GraphModule) else fx.symbolic_trace(model).graph
+    modules = dict(model.named_modules())
+    by_layer = {layer.name: layer for layer in network.layers}
+    builder = _GraphBuilder()
+    names: dict[str, str] = {}
+    outputs: list[str] = []
+    for node in graph.nodes:
+        if node.op == "placeholder":
+            if names:
+                raise ValueError("only models with one input are exported")
+            names[node.name] = "images"
+        elif node.op == "call_module":
+            names[node.name] = _call_module(builder, node, modules[node.target], names[node.args[0].name],
+                                            by_layer.get(node.target))
+        elif node.op == "call_function":
+            names[node.name] = _call_function(builder, node, names)
+        elif node.op == "output":
+            outputs = [names[node.args[0].name]]
+        else:
+            raise ValueError(f"fx node {node.name} ({node.op}) has no ONNX translation here")
+    builder.node("Identity", outputs, "logits")
+    channels, height, width = network.input_shape
+    onnx_graph = helper.make_graph(
+        builder.nodes, "autoq_quantized",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", channels, height, width])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", None])], builder.initializers)
+    onnx_model = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                                   producer_name="autoq")
+    checker.check_model(onnx_model)
+    return onnx_model
+
+
+def save_onnx(network: QuantizedNetwork, path: str | os.PathLike) -> int:
+    """Write the ONNX model of ``network`` to ``path``; return its size in bytes."""
+    data = to_onnx(network).SerializeToString()
+    atomic_io.write_bytes(path, data)
+    return len(data)
+
+
+def onnx_predict(model_bytes: bytes | str | os.PathLike, images: np.ndarray, batch_size: int = 500,
+                 optimize: bool = False) -> np.ndarray:
+    """Logits of an exported model run by onnxruntime on the CPU, batch by batch.
+
+    :param optimize: let onnxruntime rewrite the graph. Its Q/DQ fusions (even at the basic level) replace
+        ``DequantizeLinear -> Conv`` by integer kernels that requantize on their own terms, so their
+        predictions are close to, not equal to, the evaluator's; without them onnxruntime computes the
+        graph as written, which equals the evaluator (``benchmarks/export_check.py`` measures both).
+    """
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    if not optimize:
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.intra_op_num_threads = torch.get_num_threads()
+    source = model_bytes if isinstance(model_bytes, bytes) else str(model_bytes)
+    session = onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+    images = np.ascontiguousarray(images, dtype=np.float32)
+    return np.concatenate([session.run(["logits"], {"images": images[i:i + batch_size]})[0]
+                           for i in range(0, len(images), batch_size)])
