@@ -68,6 +68,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "credit-shaped": {"credit_assignment": "shaped"},
     "reward-clip-1": {"reward_clip": 1.0},
     "explore-kernel": INDEPENDENT_KERNEL_NOISE,
+    "explore-kernel-clip-1": {**INDEPENDENT_KERNEL_NOISE, "reward_clip": 1.0},
     "explore-offset-kernel-noise": {"llc_action": "offset", "llc_noise": "kernel"},
     "hindsight-off": {"hindsight_relabel": False},
     **{f"zeta-{zeta:g}": {"zeta": zeta} for zeta in (0.25, 0.5, 0.75, 1.0)},
@@ -150,7 +151,8 @@ def plot_curves(runs: list[Run], order: list[str], path: Path, notice: str | Non
     axes.set_xlabel("episode")
     axes.set_ylabel(f"episode reward, mean of {CURVE_WINDOW} (median over seeds; symlog)")
     axes.set_title(f"{notice + ': ' if notice else ''}ablation, {SETTING}")
-    axes.legend(fontsize=7, ncol=2)
+    if axes.lines:
+        axes.legend(fontsize=7, ncol=2)
     axes.grid(alpha=0.3)
     figure.tight_layout()
     save_png(figure, path)
