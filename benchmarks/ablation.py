@@ -125,13 +125,27 @@ COLUMNS = (  # title, digits, number of a run
 )
 
 
+PAIRED_WITH = ("ddpg-layer", "greedy")  # best reward minus theirs, paired by seed, where they ran
+
+
+def paired_difference(runs: list[Run], name: str, other: str) -> str:
+    """IQM [95% CI] over the seeds both ran of ``name``'s best reward minus ``other``'s; ``-`` if none."""
+    theirs = {run.seed: float(run.rewards.max()) for run in runs if run.method == other}
+    differences = [float(run.rewards.max()) - theirs[run.seed] for run in runs
+                   if run.method == name and run.seed in theirs]
+    return summarise(differences).format(3) if differences and name != other else "-"
+
+
 def table(runs: list[Run], order: list[str]) -> list[str]:
-    lines = ["| variant | seeds | " + " | ".join(title for title, _, _ in COLUMNS) + " |",
-             "|---|---|" + "---|" * len(COLUMNS)]
+    paired = [other for other in PAIRED_WITH if any(run.method == other for run in runs)]
+    lines = ["| variant | seeds | " + " | ".join(title for title, _, _ in COLUMNS)
+             + "".join(f" | best - {other} (paired by seed)" for other in paired) + " |",
+             "|---|---|" + "---|" * (len(COLUMNS) + len(paired))]
     for name in order:
         of_name = [run for run in runs if run.method == name]
         if of_name:
             cells = [summarise([value(run) for run in of_name]).format(digits) for _, digits, value in COLUMNS]
+            cells += [paired_difference(runs, name, other) for other in paired]
             lines.append(f"| {name} | {len(of_name)} | " + " | ".join(cells) + " |")
     return lines
 
@@ -171,7 +185,8 @@ def write_report(out: Path, notice: str | None = None) -> Path:
              f"{LAST_EPISODES} episodes of each run; within tolerance: search-split drop at most the env's "
              "`tolerance_pts`; test drop and latency: the run's best configuration on the test split. "
              "Variants (overrides of `agents/hyperparams/hrl.yml`):", ""]
-    lines += [f"- `{name}`: {VARIANTS[name] or 'the YAML defaults'}" for name in order if name in VARIANTS]
+    lines += [f"- `{name}`: {VARIANTS[name] or 'no override'}" for name in order if name in VARIANTS]
+    lines += ["", "The YAML values each run used are in its `run.json` (`settings.hyperparams`)."]
     lines += ["", *table(runs, order), "", "![learning curves](figures/ablation-learning-curves.png)"]
     if unfinished:
         lines += ["", f"Unfinished runs, not in the table: {', '.join(str(p.relative_to(out)) for p in unfinished)}"]
