@@ -58,28 +58,34 @@ LAST_EPISODES = 20
 CURVE_WINDOW = 10  # episodes in the learning curves' running mean
 
 # name -> overrides of agents/hyperparams/hrl.yml. "default" is the YAML as it is; each other variant
-# changes one mechanism; "before-issue-13" is the agent as it was (shaped rewards, absolute LLC actions
-# with an independent noise draw per kernel of the HLC's width).
+# changes one mechanism; "before-issue-13" is the agent as it was (shaped rewards, unclipped, absolute LLC
+# actions with an independent noise draw per kernel of the HLC's width). "explore-kernel" and
+# "explore-kernel-clip-1" are the names the probe of benchmarks/results/ablation-probe used (with the
+# YAML of that time, recorded in its run.json files).
 INDEPENDENT_KERNEL_NOISE = {"llc_action": "absolute", "llc_noise": "kernel", "llc_noise_scale": 1.0}
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
     "credit-broadcast": {"credit_assignment": "broadcast"},
     "credit-split": {"credit_assignment": "split"},
     "credit-shaped": {"credit_assignment": "shaped"},
+    "no-clip": {"reward_clip": None},
     "reward-clip-1": {"reward_clip": 1.0},
     "explore-kernel": INDEPENDENT_KERNEL_NOISE,
     "explore-kernel-clip-1": {**INDEPENDENT_KERNEL_NOISE, "reward_clip": 1.0},
+    "explore-offset-layer": {"llc_action": "offset", "llc_noise": "layer", "llc_noise_scale": 0.5},
     "explore-offset-kernel-noise": {"llc_action": "offset", "llc_noise": "kernel"},
     "hindsight-off": {"hindsight_relabel": False},
     **{f"zeta-{zeta:g}": {"zeta": zeta} for zeta in (0.25, 0.5, 0.75, 1.0)},
-    "before-issue-13": {"credit_assignment": "shaped", **INDEPENDENT_KERNEL_NOISE},
+    "before-issue-13": {"credit_assignment": "shaped", "reward_clip": None, **INDEPENDENT_KERNEL_NOISE},
 }
+FULL_VARIANTS = ["default", "credit-split", "credit-shaped", "no-clip", "explore-offset-layer",
+                 "explore-offset-kernel-noise", "hindsight-off", "zeta-0.25", "zeta-0.5", "zeta-1", "before-issue-13"]
 BASELINES: dict[str, RunSpec] = {  # folder name -> run, each for the ablation's episodes and seeds
     "ddpg-layer": RunSpec("ddpg-layer", 1), "ddpg-kernel": RunSpec("ddpg-kernel", 1),
     "greedy": RunSpec("greedy", 1), "random": RunSpec("random", 1),
     **{f"uniform-{bits}bit": RunSpec("uniform", 1, uniform_bits=bits) for bits in (8, 6, 4)},
 }
-FULL = {"out": "runs/ablation", "episodes": 200, "seeds": 3, "search_samples": None, "variants": list(VARIANTS)}
+FULL = {"out": "runs/ablation", "episodes": 200, "seeds": 3, "search_samples": None, "variants": FULL_VARIANTS}
 QUICK = {"out": "runs/ablation-quick", "episodes": 2, "seeds": 1, "search_samples": 200,
          "variants": ["default", "credit-shaped"]}
 
@@ -201,7 +207,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--episodes", type=positive_int, help=f"episodes per run (default {FULL['episodes']})")
     parser.add_argument("--seeds", type=positive_int, help=f"seeds 0..N-1 (default {FULL['seeds']})")
     parser.add_argument("--variants", nargs="+", choices=tuple(VARIANTS), metavar="VARIANT",
-                        help=f"any of {', '.join(VARIANTS)} (default all)")
+                        help=f"any of {', '.join(VARIANTS)} (default: {', '.join(FULL_VARIANTS)}; the others "
+                             "repeat the defaults under the probe's names)")
     parser.add_argument("--baselines", nargs="*", choices=tuple(BASELINES), default=[], metavar="BASELINE",
                         help=f"reference runs on the same env and budget, any of {', '.join(BASELINES)}")
     parser.add_argument("--search-samples", type=_search_samples, help="images in the search split (default the env's)")
