@@ -57,7 +57,10 @@ def replay_buffer_state(buffer: ReplayBuffer) -> dict[str, Any]:
     size = buffer.buffer_size if buffer.full else buffer.pos
     arrays = {name: getattr(buffer, name)[:size].copy() for name in _BUFFER_ARRAYS
               if isinstance(getattr(buffer, name, None), np.ndarray)}
-    return {"buffer_size": buffer.buffer_size, "pos": buffer.pos, "full": buffer.full, "arrays": arrays}
+    state = {"buffer_size": buffer.buffer_size, "pos": buffer.pos, "full": buffer.full, "arrays": arrays}
+    if hasattr(buffer, "get_extra_state"):  # e.g. agents.flat.HaqReplayBuffer's baseline
+        state["extra"] = buffer.get_extra_state()
+    return state
 
 
 def set_replay_buffer_state(buffer: ReplayBuffer, state: dict[str, Any]) -> None:
@@ -65,6 +68,10 @@ def set_replay_buffer_state(buffer: ReplayBuffer, state: dict[str, Any]) -> None
     if state["buffer_size"] != buffer.buffer_size:
         raise ValueError(f"replay buffer capacity differs: checkpoint {state['buffer_size']}, "
                          f"agent {buffer.buffer_size}")
+    if hasattr(buffer, "set_extra_state") != ("extra" in state):
+        raise ValueError(f"replay buffer kind differs: the checkpoint's has {'' if 'extra' in state else 'no '}extra "
+                         f"state (a baseline), the agent's {type(buffer).__name__} "
+                         f"{'needs' if hasattr(buffer, 'set_extra_state') else 'has none'}")
     for name, values in state["arrays"].items():
         target = getattr(buffer, name)
         if target.shape[1:] != values.shape[1:]:
@@ -72,6 +79,8 @@ def set_replay_buffer_state(buffer: ReplayBuffer, state: dict[str, Any]) -> None
                              f"agent {target.shape[1:]}")
         target[:len(values)] = values
     buffer.pos, buffer.full = int(state["pos"]), bool(state["full"])
+    if "extra" in state:
+        buffer.set_extra_state(state["extra"])
 
 
 # -- the checkpoint file ----------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Agent work per episode of the hierarchical DDPG: ``Controller.train`` and ``Controller.act``.
 
     python -m benchmarks.agent_speed [--threads 1 2] [--repeats 5] [--buffer-episodes 20] [--check-steps 20]
+                                     [--loop-episodes 3]
 
 Builds the two controllers of ``HierarchicalDDPG`` (agents/hierarchical/hrl.py) as it does (HLC:
 ``HLC_FEATURES``, action dim 2; LLC: ``LLC_FEATURES``, action dim 1; networks, learning rates, batch,
@@ -9,9 +10,13 @@ gamma, tau and gradient steps from ``agents/hyperparams/hrl.yml``), fills their 
 on ResNet-20) and times one episode's agent work:
 
 * train: ``hlc.train(hlc_gradient_steps)`` + ``llc.train(llc_gradient_steps)`` (32 + 256 updates);
-* act: one ``act`` per env step (22 HLC + 794 LLC calls, with exploration noise).
+* act: one ``act`` per env step (22 HLC + 794 LLC calls, with exploration noise); the reference
+  converts each observation to a new tensor, the controller copies it into one allocated once.
 
-No env is built: the env's own time (accuracy evaluation, ~2.7 s per episode) is not included.
+These use no env. ``--loop-episodes`` then times the step loop on a real env (``search_samples=200``):
+the episode's 816 ``step`` calls with fixed actions through stable-baselines3's ``DummyVecEnv`` (which
+``HierarchicalDDPG`` used to step) against ``env.step`` called directly (what it does now), both
+including the env's own work; their difference is the VecEnv's overhead per episode.
 Each measurement is taken for ``Controller`` (agents/hierarchical/policies.py) and for
 ``ReferenceController`` below, the implementation it replaced (stable-baselines3's
 ``ReplayBuffer.sample`` and ``polyak_update``, single-tensor Adam, a ``.item()`` per loss), in the
@@ -49,11 +54,11 @@ class ReferenceController(Controller):
         actor.optimizer = th.optim.Adam(actor.parameters(), lr=actor.optimizer.param_groups[0]["lr"])
         critic.optimizer = th.optim.Adam(critic.parameters(), lr=critic.optimizer.param_groups[0]["lr"])
 
-    def act(self, features: np.ndarray, explore: bool) -> np.ndarray:
+    def act(self, features: np.ndarray, noise: np.ndarray | None = None) -> np.ndarray:
         with th.no_grad():
             action = self.policy.actor(th.as_tensor(features, device=self.device).reshape(1, -1)).cpu().numpy()[0]
-        if explore:
-            action = action + self.noise()
+        if noise is not None:
+            action = action + noise
         return np.clip(action, -1.0, 1.0).astype(np.float32)
 
     def train(self, gradient_steps: int, batch_size: int, gamma: float, tau: float,
@@ -214,9 +219,9 @@ def measure(config: HRLConfig, args: argparse.Namespace) -> dict[int, dict[str, 
 
     def act(hlc: Controller, llc: Controller) -> None:
         for row in hlc_inputs:
-            hlc.act(row, explore=True)
+            hlc.act(row, hlc.noise())
         for row in llc_inputs:
-            llc.act(row, explore=True)
+            llc.act(row, llc.noise())
 
     times: dict[int, dict[str, list[float]]] = {threads: {} for threads in args.threads}
     for repeat in range(args.repeats + 1):  # repeat 0 is a warm-up (first calls allocate)
@@ -231,6 +236,41 @@ def measure(config: HRLConfig, args: argparse.Namespace) -> dict[int, dict[str, 
                     times[threads].setdefault(f"act {label}", []).append(act_s)
     return {threads: {key: float(np.median(values)) for key, values in by_key.items()}
             for threads, by_key in times.items()}
+
+
+def step_loop(episodes: int) -> tuple[float, float]:
+    """Median seconds per episode of the step loop: through ``DummyVecEnv`` and calling ``env.step`` directly
+    (the same fixed actions, alternating, the env's own work included in both)."""
+    import gymnasium as gym
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    import autoq_env  # noqa: F401  (registers the envs)
+
+    env = gym.make("AutoQ-ResNet-v0", search_samples=200)
+    vec_env = DummyVecEnv([lambda: env])
+    action = np.array([0.6, 0.3], dtype=np.float32)
+
+    def through_vec_env() -> None:
+        vec_env.reset()
+        done = False
+        while not done:
+            _, _, dones, _ = vec_env.step(action[None])
+            done = bool(dones[0])
+
+    def direct() -> None:
+        env.reset()
+        done = False
+        while not done:
+            _, _, terminated, truncated, _ = env.step(action)
+            done = terminated or truncated
+        env.reset()  # DummyVecEnv resets a finished env at once
+
+    through_vec_env()  # warm-up
+    vec_s, direct_s = [], []
+    for _ in range(episodes):
+        vec_s.append(_timed(through_vec_env))
+        direct_s.append(_timed(direct))
+    return float(np.median(vec_s)), float(np.median(direct_s))
 
 
 def _positive(text: str) -> int:
@@ -252,10 +292,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--check-steps", type=int, default=20,
                         help="updates compared against the reference before timing (0: no check)")
     parser.add_argument("--no-breakdown", action="store_true", help="skip the per-part timings")
+    parser.add_argument("--loop-episodes", type=int, default=3,
+                        help="episodes of the step-loop timing on a real env (0: skip it)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    if args.check_steps < 0:
-        parser.error("--check-steps must be >= 0")
+    if args.check_steps < 0 or args.loop_episodes < 0:
+        parser.error("--check-steps and --loop-episodes must be >= 0")
     if args.seed < 0:
         parser.error("--seed must be >= 0 (numpy seeds are non-negative)")
     config = HRLConfig.from_yaml()
@@ -276,6 +318,8 @@ def main(argv: list[str] | None = None) -> None:
                 breakdown(config, args.kernel_steps * args.buffer_episodes, args.seed, args.repeats)
     finally:
         th.set_num_threads(initial_threads)
+    steps = config.hlc_gradient_steps + config.llc_gradient_steps
+    calls = args.layer_steps + args.kernel_steps
     print(f"\nseconds per episode of agent work (median of {args.repeats}); ratio = reference / optimized")
     print(f"{'threads':>7} {'train ref':>10} {'train opt':>10} {'ratio':>6} {'act ref':>8} {'act opt':>8} "
           f"{'ratio':>6} {'total ref':>10} {'total opt':>10} {'ratio':>6}")
@@ -286,6 +330,14 @@ def main(argv: list[str] | None = None) -> None:
               f"{r['train reference'] / r['train optimized']:>5.2f}x {r['act reference']:>8.3f} "
               f"{r['act optimized']:>8.3f} {r['act reference'] / r['act optimized']:>5.2f}x "
               f"{total_ref:>10.3f} {total_opt:>10.3f} {total_ref / total_opt:>5.2f}x")
+    for threads, r in results.items():
+        print(f"update cost, {threads} thread(s): {r['train optimized'] / steps * 1e3:.2f} ms per DDPG update "
+              f"({steps} per episode); act {r['act optimized'] / calls * 1e6:.0f} us per call ({calls} per episode)")
+    if args.loop_episodes > 0:
+        vec_s, direct_s = step_loop(args.loop_episodes)
+        print(f"step loop on the real env (search_samples=200), median of {args.loop_episodes}: DummyVecEnv "
+              f"{vec_s:.3f} s, direct env.step {direct_s:.3f} s per episode ({vec_s / direct_s:.2f}x; "
+              f"{(vec_s - direct_s) * 1e3:.0f} ms saved)")
     if len(results) > 1:
         best = min(results, key=lambda t: results[t]["train optimized"] + results[t]["act optimized"])
         print(f"fastest optimized agent work here: {best} torch thread(s); more threads than idle cores "

@@ -16,6 +16,8 @@ from stable_baselines3.common.utils import configure_logger, set_random_seed
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 from agents.checkpoint import check_signature, replay_buffer_state, set_replay_buffer_state
+from agents.credit import CREDIT_ASSIGNMENTS, MovingAverage
+from agents.hierarchical.episode import EpisodeState, episode_rewards
 from agents.hierarchical.policies import HLC_FEATURES, LLC_FEATURES, Controller
 from agents.hyperparams import load_hyperparams
 from agents.recording import BestResult, episode_row
@@ -23,6 +25,9 @@ from autoq_env import __version__, atomic_io
 from autoq_env.env import FEATURE_INDEX, AutoQEnv
 
 _LAYER_STEP = FEATURE_INDEX["is_layer_step"]
+_GOAL = FEATURE_INDEX["goal"]
+LLC_ACTIONS = ("absolute", "offset")
+LLC_NOISES = ("kernel", "layer")
 _FORMAT = "autoq-hrl-agent"
 
 
@@ -32,6 +37,13 @@ class HRLConfig:
 
     zeta: float  # shaping factor: LLC reward = (1 - zeta) * intrinsic + zeta * extrinsic
     hindsight_relabel: bool  # store HLC goals relabelled to the mean QBN the layer achieved
+    credit_assignment: str  # "broadcast", "split" or "shaped" (agents/credit.py), for both controllers
+    moving_alpha: float  # weight of the newest episode in the moving-average baseline (HAQ: 0.5)
+    reward_clip: float | None  # extrinsic rewards clipped to [-reward_clip, reward_clip] (None: not clipped)
+    llc_action: str  # "absolute": the LLC's action is the kernel's QBN; "offset": an offset from the goal
+    llc_offset_range: float  # "offset": the LLC's [-1, 1] spans goal +- this many action units
+    llc_noise: str  # "kernel": a noise draw per kernel; "layer": one draw per layer, shared by its kernels
+    llc_noise_scale: float  # the LLC's noise sigma (and floor) = this x noise_sigma (noise_min_sigma)
     net_arch: tuple[int, ...]
     actor_lr: float
     critic_lr: float
@@ -68,17 +80,37 @@ class HRLConfig:
             "hlc_buffer_size": self.hlc_buffer_size >= 1, "llc_buffer_size": self.llc_buffer_size >= 1,
             "hlc_gradient_steps": self.hlc_gradient_steps >= 0, "llc_gradient_steps": self.llc_gradient_steps >= 0,
             "net_arch": len(self.net_arch) > 0 and all(int(n) >= 1 for n in self.net_arch),
+            "credit_assignment": self.credit_assignment in CREDIT_ASSIGNMENTS,
+            "moving_alpha": 0 < self.moving_alpha <= 1,
+            "reward_clip": self.reward_clip is None or self.reward_clip > 0,
+            "llc_action": self.llc_action in LLC_ACTIONS, "llc_noise": self.llc_noise in LLC_NOISES,
+            "llc_offset_range": 0 < self.llc_offset_range <= 2, "llc_noise_scale": self.llc_noise_scale >= 0,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"invalid HRL hyper-parameters {', '.join(f'{b}={getattr(self, b)!r}' for b in bad)}: "
-                             "zeta in [0, 1], tau in (0, 1], gamma in [0, 1], noise_decay in (0, 1], "
+                             "zeta in [0, 1], tau in (0, 1], gamma in [0, 1], noise_decay and moving_alpha in (0, 1], "
+                             f"credit_assignment in {CREDIT_ASSIGNMENTS}, llc_action in {LLC_ACTIONS}, llc_noise in "
+                             f"{LLC_NOISES}, llc_offset_range in (0, 2], reward_clip > 0 or null, "
                              "positive learning rates, sizes and steps")
 
 
 def intrinsic_reward(layer_mean_qbn: float, goal_qbn: float, b_min: int, b_max: int) -> float:
     """``-|running mean QBN - goal| / (b_max - b_min)``: 0 when the layer is on its goal, -1 at worst."""
     return -abs(layer_mean_qbn - goal_qbn) / max(b_max - b_min, 1)
+
+
+def llc_env_action(llc_action: float, goal_feature: float, mode: str, offset_range: float) -> float:
+    """The env's kernel-step action for the LLC's action in ``[-1, 1]``.
+
+    ``"absolute"``: the LLC's action itself. ``"offset"``: the goal's action coordinate
+    (``2 * goal_feature - 1``, the observation's ``goal`` feature being the goal QBN scaled to [0, 1])
+    plus ``offset_range * llc_action``, clipped to ``[-1, 1]``: an LLC whose actor outputs 0 follows
+    the goal, and its noise moves kernels around the goal instead of across the whole QBN range.
+    """
+    if mode == "absolute":
+        return float(llc_action)
+    return float(np.clip(2.0 * goal_feature - 1.0 + offset_range * llc_action, -1.0, 1.0))
 
 
 def relabel_goal(hlc_action: np.ndarray, achieved_mean_qbn: float, b_min: int, b_max: int) -> np.ndarray:
@@ -95,15 +127,19 @@ class HierarchicalDDPG:
     """AutoQ's hierarchical DDPG on an ``AutoQEnv``, with the stable-baselines3 API.
 
     The high-level controller (HLC) acts on layer steps: the layer's activation QBN and a goal mean
-    weight QBN. Its reward is the extrinsic reward summed over the layer's steps, and its stored
-    goal is relabelled to the mean QBN the layer reached (``hindsight_relabel``). The low-level
-    controller (LLC) acts on kernel steps with reward ``(1 - zeta) * intrinsic + zeta * extrinsic``,
-    the intrinsic part ``-|running mean QBN - goal| / (b_max - b_min)``; its episodes end with the
-    layer. Both are DDPG actor-critics built from stable-baselines3's ``TD3Policy``, each with its own
-    replay buffer. Warm-up episodes take uniform random actions; afterwards truncated-normal noise
-    decays per episode. Both learn once per episode (``*_gradient_steps`` updates).
+    weight QBN; its stored goal is relabelled to the mean QBN the layer reached
+    (``hindsight_relabel``). The low-level controller (LLC) acts on kernel steps (``llc_action``: the
+    kernel's QBN, or an offset from the goal) with reward ``(1 - zeta) * intrinsic + zeta *
+    extrinsic``, the intrinsic part ``-|running mean QBN - goal| / (b_max - b_min)``; its episodes end
+    with the layer. The extrinsic rewards of both come from ``credit_assignment`` (``agents.credit``):
+    the episode's final objective minus a moving-average baseline on every transition, stored as
+    terminal (``"broadcast"``, HAQ/AMC), the same split evenly (``"split"``, NNCF), or the env's
+    shaped per-step rewards (``"shaped"``; the HLC's is their sum over the layer's steps). Both are
+    DDPG actor-critics built from stable-baselines3's ``TD3Policy``, each with its own replay buffer.
+    Warm-up episodes take uniform random actions; afterwards truncated-normal noise decays per episode
+    (the LLC's: per kernel or one draw per layer, ``llc_noise``). Both learn once per episode.
 
-    :param env: an ``AutoQ-ResNet-v0`` env (``gym.make`` result or ``AutoQEnv``), or a 1-env VecEnv.
+    :param env: an ``AutoQ-ResNet-v0`` env (``gym.make`` result or ``AutoQEnv``), or a 1-env ``DummyVecEnv``.
     :param seed: seeds torch, numpy, the env, the noise and the warm-up actions.
     :param verbose: 1 prints the per-episode log to stdout.
     :param tensorboard_log: folder for TensorBoard logs (``None``: none).
@@ -127,18 +163,21 @@ class HierarchicalDDPG:
             set_random_seed(seed)
         self._rng = np.random.default_rng(seed)
         c = self.config
-        common = dict(net_arch=c.net_arch, actor_lr=c.actor_lr, critic_lr=c.critic_lr, noise_sigma=c.noise_sigma,
-                      noise_decay=c.noise_decay, noise_min_sigma=c.noise_min_sigma, device=self.device)
-        self.hlc = Controller(HLC_FEATURES, 2, buffer_size=c.hlc_buffer_size, seed=seed, **common)
-        self.llc = Controller(LLC_FEATURES, 1, buffer_size=c.llc_buffer_size,
-                              seed=None if seed is None else seed + 1, **common)
+        common = dict(net_arch=c.net_arch, actor_lr=c.actor_lr, critic_lr=c.critic_lr, noise_decay=c.noise_decay,
+                      device=self.device)
+        self.hlc = Controller(HLC_FEATURES, 2, buffer_size=c.hlc_buffer_size, seed=seed, noise_sigma=c.noise_sigma,
+                              noise_min_sigma=c.noise_min_sigma, **common)
+        self.llc = Controller(LLC_FEATURES, 1, buffer_size=c.llc_buffer_size, seed=None if seed is None else seed + 1,
+                              noise_sigma=c.noise_sigma * c.llc_noise_scale,
+                              noise_min_sigma=c.noise_min_sigma * c.llc_noise_scale, **common)
+        self.baseline = MovingAverage(c.moving_alpha)  # of the episodes' final objectives
         self.num_timesteps = 0
         self.num_episodes = 0
         self._best = BestResult()
         self.episode_log: list[dict] = []
         self._logger: Logger | None = None
         self._observation: np.ndarray | None = None  # the env's current observation while learning
-        self._episode = _EpisodeState()
+        self._episode = EpisodeState()
 
     @property
     def best_config(self) -> dict | None:
@@ -190,13 +229,35 @@ class HierarchicalDDPG:
         observations = np.asarray(observation, dtype=np.float32)
         single = observations.ndim == 1
         batch = observations.reshape(-1, observations.shape[-1])
-        actions = np.stack([self._act(row, explore=False) for row in batch])
+        actions = np.stack([self._env_action(row, self._controller_action(row, None)) for row in batch])
         return (actions[0] if single else actions), None
 
-    def _act(self, observation: np.ndarray, explore: bool) -> np.ndarray:
+    def _controller_action(self, observation: np.ndarray, noise: np.ndarray | None) -> np.ndarray:
+        """The acting controller's own action (HLC: 2 values, LLC: 1), with ``noise`` added."""
+        controller = self.hlc if observation[_LAYER_STEP] > 0.5 else self.llc
+        return controller.act(controller.select(observation), noise)
+
+    def _env_action(self, observation: np.ndarray, action: np.ndarray) -> np.ndarray:
+        """The env's action for a controller's action (the LLC's mapped by ``llc_action``)."""
         if observation[_LAYER_STEP] > 0.5:
-            return self.hlc.act(self.hlc.select(observation), explore)
-        return np.array([self.llc.act(self.llc.select(observation), explore)[0], 0.0], dtype=np.float32)
+            return action
+        c = self.config
+        return np.array([llc_env_action(action[0], observation[_GOAL], c.llc_action, c.llc_offset_range), 0.0],
+                        dtype=np.float32)
+
+    def _exploration_action(self, observation: np.ndarray, warmup: bool) -> np.ndarray:
+        """The acting controller's action while learning: uniform in warm-up, else actor plus noise."""
+        layer_step = observation[_LAYER_STEP] > 0.5
+        if warmup:
+            action = self._rng.uniform(-1.0, 1.0, size=2).astype(np.float32)
+            return action if layer_step else action[:1]
+        if layer_step:
+            return self._controller_action(observation, self.hlc.noise())
+        if self.config.llc_noise == "layer":
+            if self._episode.layer_noise is None:
+                self._episode.layer_noise = self.llc.noise()
+            return self._controller_action(observation, self._episode.layer_noise)
+        return self._controller_action(observation, self.llc.noise())
 
     # -- learning -----------------------------------------------------------------------------------
     def learn(self, total_timesteps: int | None = None, callback: Any = None, log_interval: int = 1,
@@ -228,8 +289,9 @@ class HierarchicalDDPG:
             self.env.seed(self.seed)
             self._observation = self.env.reset()[0]
         started = time.perf_counter()
+        env = self.env.envs[0]  # stepped directly: DummyVecEnv's per-step batching and copies cost time
         while self.num_timesteps < total_timesteps:
-            if not self._step(callback, log_interval, started):
+            if not self._step(env, callback, log_interval, started):
                 break
         callback.on_training_end()
         return self
@@ -246,45 +308,47 @@ class HierarchicalDDPG:
         callback.init_callback(self)  # type: ignore[arg-type]  (duck-typed BaseAlgorithm)
         return callback
 
-    def _step(self, callback: BaseCallback, log_interval: int, started: float) -> bool:
-        """One env step with its transitions; returns False when a callback asks to stop."""
+    def _step(self, env: gym.Env, callback: BaseCallback, log_interval: int, started: float) -> bool:
+        """One env step, its transition kept for the episode's end; returns False when a callback asks to stop.
+
+        The env is stepped as ``DummyVecEnv`` would (same calls, same order: a finished episode's
+        observation goes into ``info["terminal_observation"]`` and the env is reset without a seed),
+        and callbacks see ``dones``/``infos`` as from a 1-env ``VecEnv``.
+        """
         episode, observation = self._episode, self._observation
         if episode.steps == 0:
             callback.on_rollout_start()
         episode.steps += 1
         warmup = self.num_episodes < self.config.warmup_episodes
         layer_step = observation[_LAYER_STEP] > 0.5
-        if warmup:
-            action = self._rng.uniform(-1.0, 1.0, size=2).astype(np.float32)
-            if not layer_step:
-                action[1] = 0.0
-        else:
-            action = self._act(observation, explore=True)
-        new_observations, rewards, dones, infos = self.env.step(action[None])
-        reward, done, info = float(rewards[0]), bool(dones[0]), infos[0]
-        next_observation = info["terminal_observation"] if done else new_observations[0]
+        own_action = self._exploration_action(observation, warmup)
+        action = self._env_action(observation, own_action)
+        next_observation, reward, terminated, truncated, info = env.step(action)
+        done = terminated or truncated
+        reward = float(np.float32(reward))  # DummyVecEnv's float32 reward buffer: the same rewards as through it
         self.num_timesteps += 1
-        episode.reward += reward
         episode.layer_reward += reward
         if layer_step:
-            episode.hlc_features, episode.hlc_action = self.hlc.select(observation), action.copy()
-            episode.goal_qbn, episode.layer_qbns = info["goal"], []
+            episode.hlc_features, episode.hlc_action = self.hlc.select(observation), own_action.copy()
+            episode.goal_qbn, episode.layer_qbns, episode.layer_noise = info["goal"], [], None
         else:
             episode.layer_qbns.append(info["qbn"])
             layer_mean = float(np.mean(episode.layer_qbns))
-            zeta = self.config.zeta
-            llc_reward = (1 - zeta) * intrinsic_reward(layer_mean, episode.goal_qbn, self.b_min, self.b_max) \
-                + zeta * reward
             layer_done = done or next_observation[_LAYER_STEP] > 0.5
-            self.llc.store(self.llc.select(observation), self.llc.select(next_observation), action[:1], llc_reward,
-                           layer_done)
+            episode.llc.add(self.llc.select(observation), self.llc.select(next_observation), own_action, reward,
+                            layer_done)
+            episode.intrinsic.append(intrinsic_reward(layer_mean, episode.goal_qbn, self.b_min, self.b_max))
             if layer_done:
                 stored = relabel_goal(episode.hlc_action, layer_mean, self.b_min, self.b_max) \
                     if self.config.hindsight_relabel else episode.hlc_action
-                self.hlc.store(episode.hlc_features, self.hlc.select(next_observation), stored, episode.layer_reward,
-                               done)
+                episode.hlc.add(episode.hlc_features, self.hlc.select(next_observation), stored, episode.layer_reward,
+                                done)
                 episode.layer_reward = 0.0
-        self._observation = new_observations[0]
+        if done:
+            info["terminal_observation"] = next_observation
+            next_observation, _ = env.reset()
+        self._observation = next_observation
+        dones, infos = np.array([done]), [info]  # noqa: F841  (callbacks read them from locals())
         callback.update_locals(locals())
         keep_going = callback.on_step()
         if done:
@@ -293,10 +357,19 @@ class HierarchicalDDPG:
         return keep_going
 
     def _end_episode(self, info: dict, warmup: bool, log_interval: int, started: float) -> None:
+        """Store the episode's transitions with their rewards, then (after warm-up) train both controllers."""
+        c = self.config
+        final_objective = float(info["reward_objective"])
+        baseline = self.baseline.update(final_objective)
+        hlc_rewards, hlc_dones, llc_rewards, llc_dones = episode_rewards(
+            self._episode, c.credit_assignment, final_objective - baseline, c.zeta, c.reward_clip)
+        for controller, rows, rewards, dones in ((self.hlc, self._episode.hlc, hlc_rewards, hlc_dones),
+                                                 (self.llc, self._episode.llc, llc_rewards, llc_dones)):
+            controller.store_many(np.stack(rows.features), np.stack(rows.next_features), np.stack(rows.actions),
+                                  rewards, dones)
         self.num_episodes += 1
         losses = {}
         if not warmup:
-            c = self.config
             losses = {f"hlc_{k}": v for k, v in self.hlc.train(c.hlc_gradient_steps, c.batch_size, c.gamma,
                                                                  c.tau).items()}
             losses.update({f"llc_{k}": v for k, v in self.llc.train(c.llc_gradient_steps, c.batch_size, c.gamma,
@@ -304,23 +377,23 @@ class HierarchicalDDPG:
             self.hlc.noise.reset()
             self.llc.noise.reset()
         row = episode_row(self.num_episodes, info, time.perf_counter() - started)
-        row.update({"warmup": warmup, "noise_sigma": float(self.llc.noise.sigma), **losses})
+        row.update({"warmup": warmup, "noise_sigma": float(self.hlc.noise.sigma), "baseline": baseline, **losses})
         self.episode_log.append(row)
         self._best.update(info, self.num_episodes)
         for key, value in row.items():
             self.logger.record(f"episode/{key}", value)
         if self.num_episodes % log_interval == 0:
             self.logger.dump(step=self.num_timesteps)
-        self._episode = _EpisodeState()
+        self._episode = EpisodeState()
 
     # -- persistence --------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """What ``save`` writes: networks, optimizers, noise, hyper-parameters, counters, best result."""
+        """What ``save`` writes: networks, optimizers, noise, baseline, hyper-parameters, counters, best result."""
         return {
             "format": _FORMAT, "autoq_version": __version__, "config": asdict(self.config), "seed": self.seed,
             "env_signature": self.env_signature, "hlc": self.hlc.state_dict(), "llc": self.llc.state_dict(),
-            "num_timesteps": self.num_timesteps, "num_episodes": self.num_episodes,
-            "best_config": self.best_config, "best_metrics": self.best_metrics,
+            "baseline": self.baseline.get_state(), "num_timesteps": self.num_timesteps,
+            "num_episodes": self.num_episodes, "best_config": self.best_config, "best_metrics": self.best_metrics,
         }
 
     def training_state(self) -> dict[str, Any]:
@@ -340,10 +413,10 @@ class HierarchicalDDPG:
         self._rng.bit_generator.state = state["rng"]
         self.episode_log = list(state["episode_log"])
         self._observation = state["observation"]
-        self._episode = _EpisodeState()
+        self._episode = EpisodeState()
 
     def save(self, path: str | Path) -> None:
-        """Save the agent (networks, optimizers, noise, hyper-parameters, best result) to one file."""
+        """Save the agent (networks, optimizers, noise, baseline, hyper-parameters, best result) to one file."""
         atomic_io.torch_save(path, self.state_dict())
 
     @classmethod
@@ -358,25 +431,22 @@ class HierarchicalDDPG:
     def from_state_dict(cls, saved: dict[str, Any], env: gym.Env | VecEnv | None = None,
                         device: str = "cpu") -> HierarchicalDDPG:
         """An agent from ``state_dict``'s output; ``env`` must be the search problem it was trained on."""
-        agent = cls(None, seed=saved["seed"], device=device, **saved["config"])
+        config = {**_CONFIG_BEFORE_CREDIT, **saved["config"]}  # files saved before credit assignment was a choice
+        agent = cls(None, seed=saved["seed"], device=device, **config)
         agent.env_signature = saved["env_signature"]
         if env is not None:
             agent.set_env(env)
         agent.hlc.load_state_dict(saved["hlc"])
         agent.llc.load_state_dict(saved["llc"])
+        if "baseline" in saved:
+            agent.baseline.set_state(saved["baseline"])
         agent.num_timesteps, agent.num_episodes = saved["num_timesteps"], saved["num_episodes"]
         agent._best.config, agent._best.metrics = saved["best_config"], saved["best_metrics"]
         return agent
 
 
-@dataclass
-class _EpisodeState:
-    """What the agent tracks inside one episode."""
-
-    steps: int = 0
-    reward: float = 0.0
-    layer_reward: float = 0.0
-    goal_qbn: float = 0.0
-    hlc_features: np.ndarray | None = None
-    hlc_action: np.ndarray | None = None
-    layer_qbns: list | None = None
+# What an agent saved before these hyper-parameters existed did: per-step shaped rewards, absolute
+# LLC actions with a noise draw per kernel of the HLC's width, no clipping.
+_CONFIG_BEFORE_CREDIT = {"credit_assignment": "shaped", "moving_alpha": 0.5, "reward_clip": None,
+                         "llc_action": "absolute", "llc_offset_range": 1.0, "llc_noise": "kernel",
+                         "llc_noise_scale": 1.0}

@@ -72,24 +72,48 @@ class Controller:
         self.noise = DecayingTruncatedNormalNoise(np.zeros(action_dim), sigma=noise_sigma, decay=noise_decay,
                                                   min_sigma=noise_min_sigma, seed=seed)
         self.sample_rng = np.random.default_rng(None if seed is None else [seed, SAMPLE_STREAM])
+        self._input = th.zeros((1, len(features)), dtype=th.float32, device=self.device)  # ``act``'s input
+        self._input_array = self._input.numpy() if self.device.type == "cpu" else np.zeros((1, len(features)),
+                                                                                           np.float32)
 
     def select(self, observation: np.ndarray) -> np.ndarray:
         """This controller's features of one or more env observations."""
         return np.asarray(observation, dtype=np.float32)[..., self.feature_index]
 
-    def act(self, features: np.ndarray, explore: bool) -> np.ndarray:
-        """Deterministic actor output, plus exploration noise when ``explore``, clipped to ``[-1, 1]``."""
-        observation = th.as_tensor(np.asarray(features, dtype=np.float32).reshape(1, -1), device=self.device)
+    def act(self, features: np.ndarray, noise: np.ndarray | None = None) -> np.ndarray:
+        """Deterministic actor output for one observation's features, plus ``noise``, clipped to ``[-1, 1]``.
+
+        The features are copied into a tensor allocated once (on the CPU it shares its memory with a
+        numpy array), so a call allocates nothing but the network's own intermediate results.
+        """
+        self._input_array[0] = features
+        if self._input.device.type != "cpu":
+            self._input.copy_(th.from_numpy(self._input_array), non_blocking=False)
         with th.inference_mode():
-            action = self.policy.actor.mu(observation)[0].cpu().numpy()
-        if explore:
-            action = action + self.noise()
+            action = self.policy.actor.mu(self._input)[0].cpu().numpy()
+        if noise is not None:
+            action = action + noise
         return np.clip(action, -1.0, 1.0).astype(np.float32)
 
     def store(self, features: np.ndarray, next_features: np.ndarray, action: np.ndarray, reward: float,
               done: bool) -> None:
-        self.replay_buffer.add(features[None], next_features[None], action[None], np.array([reward]),
-                               np.array([done]), [{}])
+        """Add one transition (``store_many`` with one row)."""
+        self.store_many(features[None], next_features[None], action[None], np.array([reward]), np.array([done]))
+
+    def store_many(self, features: np.ndarray, next_features: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+                   dones: np.ndarray) -> None:
+        """Add ``n`` transitions (arrays with ``n`` rows) at once, exactly as ``n`` calls of ``store`` would
+        (the same rows in the same places of the ring buffer, the oldest overwritten when it is full)."""
+        buffer, n = self.replay_buffer, len(features)
+        if n > buffer.buffer_size:
+            raise ValueError(f"{n} transitions do not fit a replay buffer of {buffer.buffer_size}")
+        rows = (buffer.pos + np.arange(n)) % buffer.buffer_size
+        for name, values in (("observations", features), ("next_observations", next_features),
+                             ("actions", actions), ("rewards", rewards), ("dones", dones)):
+            target = getattr(buffer, name)
+            target[rows, 0] = np.asarray(values).reshape(target[rows, 0].shape)
+        buffer.full = buffer.full or buffer.pos + n >= buffer.buffer_size
+        buffer.pos = (buffer.pos + n) % buffer.buffer_size
 
     def sample_indices(self, gradient_steps: int, batch_size: int) -> np.ndarray:
         """Replay-buffer rows of ``gradient_steps`` minibatches, shape ``(gradient_steps, batch_size)``:

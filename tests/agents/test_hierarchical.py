@@ -7,7 +7,10 @@ import pytest
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import configure
 
+from agents.credit import MovingAverage
 from agents.hierarchical import HierarchicalDDPG, intrinsic_reward, relabel_goal
+from agents.hierarchical.episode import EpisodeState, episode_rewards
+from agents.hierarchical.hrl import llc_env_action
 from autoq_env.env import FEATURE_INDEX, AutoQEnv
 
 SMALL = dict(warmup_episodes=1, hlc_gradient_steps=4, llc_gradient_steps=8, batch_size=16)
@@ -91,6 +94,7 @@ def test_save_load_round_trip_gives_identical_predictions(small_env, tmp_path) -
         observation, *_ = small_env.step(agent.predict(observation)[0])
     np.testing.assert_array_equal(agent.predict(np.stack(observations))[0], loaded.predict(np.stack(observations))[0])
     assert loaded.best_config == agent.best_config and loaded.num_episodes == 2
+    assert loaded.baseline.value == agent.baseline.value is not None  # the moving-average baseline travels too
 
 
 def test_bad_input_and_mismatched_or_corrupt_files(small_env, tmp_path) -> None:
@@ -111,3 +115,86 @@ def test_bad_input_and_mismatched_or_corrupt_files(small_env, tmp_path) -> None:
     with pytest.raises(ValueError, match="truncated, corrupt"):
         HierarchicalDDPG.load(corrupt)
     assert (tmp_path / "agent.pt").stat().st_size > 1000  # the good file is untouched
+
+
+@pytest.mark.parametrize("credit", ["broadcast", "split"])
+def test_a_finished_episode_is_relabelled_with_its_advantage(small_env, credit) -> None:
+    zeta = 0.75
+    agent = HierarchicalDDPG(small_env, seed=2, credit_assignment=credit, zeta=zeta, reward_clip=None,
+                             **SMALL).learn(total_episodes=2)
+    layers, kernels = len(small_env.specs), sum(small_env.problem.num_kernels)
+    finals = [row["reward"] for row in agent.episode_log]
+    baseline = MovingAverage(0.5)
+    for episode, final in enumerate(finals):
+        advantage = final - baseline.update(final)
+        assert agent.episode_log[episode]["baseline"] == pytest.approx(baseline.value)
+        hlc_rows, llc_rows = slice(episode * layers, (episode + 1) * layers), slice(episode * kernels,
+                                                                                 (episode + 1) * kernels)
+        hlc_rewards = agent.hlc.replay_buffer.rewards[hlc_rows, 0]
+        llc_rewards = agent.llc.replay_buffer.rewards[llc_rows, 0].astype(np.float64)
+        share = advantage if credit == "broadcast" else advantage / layers
+        np.testing.assert_allclose(hlc_rewards, share, rtol=1e-6, atol=1e-7)
+        intrinsic = (llc_rewards - zeta * (advantage if credit == "broadcast" else advantage / kernels)) / (1 - zeta)
+        assert np.all(intrinsic <= 1e-6) and np.all(intrinsic >= -1 - 1e-6)  # what is left is the intrinsic part
+        hlc_dones = agent.hlc.replay_buffer.dones[hlc_rows, 0]
+        llc_dones = agent.llc.replay_buffer.dones[llc_rows, 0]
+        if credit == "broadcast":  # every transition terminal
+            assert hlc_dones.all() and llc_dones.all()
+        else:  # the HLC's episode ends with the env's, the LLC's with each layer
+            assert hlc_dones.tolist() == [0.0] * (layers - 1) + [1.0]
+            assert llc_dones.sum() == layers and llc_dones[-1] == 1.0
+    assert agent.baseline.value == pytest.approx(baseline.value)
+
+
+def test_episode_rewards_of_a_hand_made_episode() -> None:
+    episode = EpisodeState()
+    episode.hlc.add(np.zeros(2), np.zeros(2), np.zeros(2), 0.5, False)
+    episode.hlc.add(np.zeros(2), np.zeros(2), np.zeros(2), -4.0, True)
+    for shaped, intrinsic, done in ((0.2, -0.5, False), (0.3, 0.0, True), (-4.5, -0.25, True)):
+        episode.llc.add(np.zeros(2), np.zeros(2), np.zeros(1), shaped, done)
+        episode.intrinsic.append(intrinsic)
+    hlc, hlc_dones, llc, llc_dones = episode_rewards(episode, "broadcast", -2.0, zeta=0.5, clip=1.0)
+    np.testing.assert_array_equal(hlc, [-1.0, -1.0])  # clipped to +-1
+    np.testing.assert_allclose(llc, [0.5 * -0.5 - 0.5, -0.5, 0.5 * -0.25 - 0.5])
+    assert hlc_dones.all() and llc_dones.all()
+    hlc, hlc_dones, llc, llc_dones = episode_rewards(episode, "shaped", -2.0, zeta=1.0, clip=None)
+    np.testing.assert_array_equal(hlc, [0.5, -4.0])
+    np.testing.assert_allclose(llc, [0.2, 0.3, -4.5])
+    assert hlc_dones.tolist() == [False, True] and llc_dones.tolist() == [False, True, True]
+
+
+def test_llc_offset_actions_follow_the_goal_within_the_bounds() -> None:
+    assert llc_env_action(0.0, 0.5, "offset", 0.6) == 0.0  # goal QBN in the middle of the range: action 0
+    assert llc_env_action(1.0, 0.5, "offset", 0.6) == pytest.approx(0.6)
+    assert llc_env_action(-1.0, 0.1, "offset", 0.6) == -1.0  # clipped to the bounds
+    assert llc_env_action(0.3, 0.9, "absolute", 0.6) == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize("llc_noise", ["kernel", "layer"])
+def test_llc_exploration_is_seeded_bounded_and_per_layer_when_asked(small_env, llc_noise) -> None:
+    actions = []
+    for _ in range(2):  # the same seed twice: the same actions
+        agent = HierarchicalDDPG(small_env, seed=5, warmup_episodes=0, llc_noise=llc_noise, noise_sigma=2.0)
+        observation, _ = small_env.reset(seed=0)
+        layer_action = agent._exploration_action(observation, warmup=False)
+        kernel_observation, *_ = small_env.step(agent._env_action(observation, layer_action))
+        draws = [agent._exploration_action(kernel_observation, warmup=False) for _ in range(50)]
+        actions.append(np.concatenate([layer_action, *draws]))
+    np.testing.assert_array_equal(actions[0], actions[1])
+    assert np.all(np.abs(actions[0]) <= 1.0)
+    kernel_draws = actions[0][2:]
+    assert (np.unique(kernel_draws).size == 1) == (llc_noise == "layer")  # one draw per layer, or one per kernel
+
+
+def test_store_many_writes_what_store_writes_around_the_ring(small_env) -> None:
+    one, many = (HierarchicalDDPG(small_env, seed=0, hlc_buffer_size=5).hlc for _ in range(2))
+    rng = np.random.default_rng(0)
+    features, actions = rng.uniform(-1, 1, (8, 18)).astype(np.float32), rng.uniform(-1, 1, (8, 2)).astype(np.float32)
+    rewards, dones = rng.normal(size=8), rng.uniform(size=8) < 0.5
+    for i in range(8):
+        one.store(features[i], features[i] * 0.5, actions[i], float(rewards[i]), bool(dones[i]))
+    many.store_many(features[:3], features[:3] * 0.5, actions[:3], rewards[:3], dones[:3])
+    many.store_many(features[3:], features[3:] * 0.5, actions[3:], rewards[3:], dones[3:])
+    for name in ("observations", "next_observations", "actions", "rewards", "dones"):
+        np.testing.assert_array_equal(getattr(one.replay_buffer, name), getattr(many.replay_buffer, name))
+    assert (one.replay_buffer.pos, one.replay_buffer.full) == (many.replay_buffer.pos, many.replay_buffer.full)

@@ -59,3 +59,19 @@ def test_repr_names_the_state() -> None:
 def test_bad_arguments_raise(kwargs) -> None:
     with pytest.raises(ValueError):
         DecayingTruncatedNormalNoise(np.zeros(2), **kwargs)
+
+
+def test_perturb_truncates_to_the_bounds_around_the_action_seeded() -> None:
+    noise = DecayingTruncatedNormalNoise(np.zeros(2), sigma=1.0, truncation="bounds", seed=4)
+    actions = np.array([[0.9, -1.0]] * 5000)
+    sample = noise.perturb(actions)
+    assert sample.shape == actions.shape and np.all(np.abs(sample) <= 1.0)
+    assert sample[:, 0].mean() < 0.9 and sample[:, 1].mean() > -1.0  # truncation pulls the mean inwards
+    again = DecayingTruncatedNormalNoise(np.zeros(2), sigma=1.0, truncation="bounds", seed=4)
+    np.testing.assert_array_equal(again.perturb(actions), sample)
+    np.testing.assert_array_equal(DecayingTruncatedNormalNoise(np.zeros(1), sigma=0.0, truncation="bounds")
+                                  .perturb(np.array([0.3])), np.float32([0.3]))
+    with pytest.raises(TypeError, match="perturb"):
+        noise()
+    with pytest.raises(ValueError, match="truncation"):
+        DecayingTruncatedNormalNoise(np.zeros(1), truncation="box")

@@ -1,0 +1,255 @@
+"""Ablation of the hierarchical agent: which of its mechanisms make it learn the kernel-wise search.
+
+    python -m benchmarks.ablation [--out DIR] [--episodes 200] [--seeds 3] [--variants default credit-shaped ...]
+                                  [--baselines ddpg-layer greedy uniform-6bit ...] [--search-samples N] [--quick]
+    python -m benchmarks.ablation --report DIR
+
+Every variant is ``hrl`` with a few hyper-parameters overridden (``VARIANTS`` below; the rest is
+``agents/hyperparams/hrl.yml``), run for ``--episodes`` episodes with seeds ``0 .. --seeds - 1`` on the
+default env (accuracy mode, temporal accelerator; ``--search-samples`` changes the search split).
+``--baselines`` adds other agents of ``agents.runner`` on the same env and budget, for reference.
+
+Each run is one ``agents.runner.run_search`` call, written into ``DIR/accuracy-temporal/<variant>/seed-<k>/``
+by ``benchmarks.compare.execute_run``, so the ablation is resumable exactly as the benchmark is: a
+finished run is kept, an unfinished one goes on from its checkpoint, SIGINT/SIGTERM stops after the
+current episode with a checkpoint saved; running the same command again goes on.
+
+``DIR/ablation.md`` has, per variant, the interquartile mean over seeds and its 95% bootstrap interval
+(``benchmarks.stats``) of: the best episode reward; the mean reward of the last 20 episodes; the share
+of the last 20 episodes within the accuracy tolerance (search-split drop at most ``tolerance_pts``);
+and the best configuration's test-split drop and latency. ``DIR/figures/ablation-learning-curves.png``
+plots the episode reward (mean over 10 episodes), median over seeds, per variant.
+
+``--quick`` is a smoke test (2 variants, 1 seed, 2 episodes, 200 search images): ``QUICK PROFILE: NOT A RESULT``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.cli import positive_int
+from agents.runner import RunSpec
+from autoq_env.atomic_io import write_text
+from benchmarks.compare import (
+    ENV_ID,
+    QUICK_NOTICE,
+    SETTINGS,
+    PlannedRun,
+    _search_samples,
+    agent_hyperparams,
+    execute_runs,
+    finished_run,
+    git_state,
+    machine,
+    write_benchmark_record,
+)
+from benchmarks.figures import save_png
+from benchmarks.report import Run, load_runs
+from benchmarks.stats import summarise
+
+SETTING = "accuracy-temporal"  # the default env
+LAST_EPISODES = 20
+CURVE_WINDOW = 10  # episodes in the learning curves' running mean
+
+# name -> overrides of agents/hyperparams/hrl.yml. "default" is the YAML as it is; each other variant
+# changes one mechanism; "before-issue-13" is the agent as it was (shaped rewards, unclipped, absolute LLC
+# actions with an independent noise draw per kernel of the HLC's width). "explore-kernel" and
+# "explore-kernel-clip-1" are the names the probe of benchmarks/results/ablation-probe used (with the
+# YAML of that time, recorded in its run.json files).
+INDEPENDENT_KERNEL_NOISE = {"llc_action": "absolute", "llc_noise": "kernel", "llc_noise_scale": 1.0}
+VARIANTS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "credit-broadcast": {"credit_assignment": "broadcast"},
+    "credit-split": {"credit_assignment": "split"},
+    "credit-shaped": {"credit_assignment": "shaped"},
+    "no-clip": {"reward_clip": None},
+    "reward-clip-1": {"reward_clip": 1.0},
+    "explore-kernel": INDEPENDENT_KERNEL_NOISE,
+    "explore-kernel-clip-1": {**INDEPENDENT_KERNEL_NOISE, "reward_clip": 1.0},
+    "explore-offset-layer": {"llc_action": "offset", "llc_noise": "layer", "llc_noise_scale": 0.5},
+    "explore-offset-kernel-noise": {"llc_action": "offset", "llc_noise": "kernel"},
+    "hindsight-off": {"hindsight_relabel": False},
+    **{f"zeta-{zeta:g}": {"zeta": zeta} for zeta in (0.25, 0.5, 0.75, 1.0)},
+    "before-issue-13": {"credit_assignment": "shaped", "reward_clip": None, **INDEPENDENT_KERNEL_NOISE},
+}
+FULL_VARIANTS = ["default", "credit-split", "credit-shaped", "no-clip", "explore-offset-layer",
+                 "explore-offset-kernel-noise", "hindsight-off", "zeta-0.25", "zeta-0.5", "zeta-1", "before-issue-13"]
+BASELINES: dict[str, RunSpec] = {  # folder name -> run, each for the ablation's episodes and seeds
+    "ddpg-layer": RunSpec("ddpg-layer", 1), "ddpg-kernel": RunSpec("ddpg-kernel", 1),
+    "greedy": RunSpec("greedy", 1), "random": RunSpec("random", 1),
+    **{f"uniform-{bits}bit": RunSpec("uniform", 1, uniform_bits=bits) for bits in (8, 6, 4)},
+}
+FULL = {"out": "runs/ablation", "episodes": 200, "seeds": 3, "search_samples": None, "variants": FULL_VARIANTS}
+QUICK = {"out": "runs/ablation-quick", "episodes": 2, "seeds": 1, "search_samples": 200,
+         "variants": ["default", "credit-shaped"]}
+
+
+def plan(variants: list[str], baselines: list[str], seeds: int, episodes: int, env_kwargs: dict[str, Any],
+         profile: str) -> list[PlannedRun]:
+    """The runs: seed by seed, every variant, then every baseline (a uniform reference once, at seed 0)."""
+    common = {"setting": SETTING, "env_id": ENV_ID, "env_kwargs": env_kwargs, "profile": profile}
+    runs = []
+    for seed in range(seeds):
+        for name in variants:
+            spec = RunSpec("hrl", episodes, seed=seed, hyperparams=dict(VARIANTS[name]))
+            runs.append(PlannedRun(SETTING, name, spec, {**common, "hyperparams": agent_hyperparams("hrl"),
+                                                         "variant": VARIANTS[name]}))
+        for name in baselines:
+            base = BASELINES[name]
+            if base.agent == "uniform" and seed > 0:
+                continue
+            spec = RunSpec(base.agent, 1 if base.agent == "uniform" else episodes, seed=seed,
+                           uniform_bits=base.uniform_bits)
+            runs.append(PlannedRun(SETTING, name, spec, {**common, "hyperparams": agent_hyperparams(base.agent)}))
+    return runs
+
+
+# -- the table and the figure ---------------------------------------------------------------------
+def last_rewards(run: Run) -> np.ndarray:
+    return run.rewards[-LAST_EPISODES:]
+
+
+def share_within_tolerance(run: Run) -> float:
+    """Share of the last ``LAST_EPISODES`` episodes whose search-split drop is within the tolerance."""
+    drops = np.array([row["accuracy_drop"] for row in run.episodes[-LAST_EPISODES:]])
+    return float(np.mean(drops <= run.tolerance_pts))
+
+
+COLUMNS = (  # title, digits, number of a run
+    ("best reward", 3, lambda run: float(run.rewards.max())),
+    (f"last-{LAST_EPISODES} mean reward", 3, lambda run: float(last_rewards(run).mean())),
+    (f"last {LAST_EPISODES} within tolerance", 2, share_within_tolerance),
+    ("best: test drop (points)", 2, lambda run: run.report["test"]["best"]["accuracy_drop"]),
+    ("best: latency vs 8-bit", 3, lambda run: run.report["test"]["best"]["latency_rel"]),
+    ("best found in episode", 0, lambda run: float(run.report["search"]["episode"])),
+)
+
+
+PAIRED_WITH = ("ddpg-layer", "greedy")  # best reward minus theirs, paired by seed, where they ran
+
+
+def paired_difference(runs: list[Run], name: str, other: str) -> str:
+    """IQM [95% CI] over the seeds both ran of ``name``'s best reward minus ``other``'s; ``-`` if none."""
+    theirs = {run.seed: float(run.rewards.max()) for run in runs if run.method == other}
+    differences = [float(run.rewards.max()) - theirs[run.seed] for run in runs
+                   if run.method == name and run.seed in theirs]
+    return summarise(differences).format(3) if differences and name != other else "-"
+
+
+def table(runs: list[Run], order: list[str]) -> list[str]:
+    paired = [other for other in PAIRED_WITH if any(run.method == other for run in runs)]
+    lines = ["| variant | seeds | " + " | ".join(title for title, _, _ in COLUMNS)
+             + "".join(f" | best - {other} (paired by seed)" for other in paired) + " |",
+             "|---|---|" + "---|" * (len(COLUMNS) + len(paired))]
+    for name in order:
+        of_name = [run for run in runs if run.method == name]
+        if of_name:
+            cells = [summarise([value(run) for run in of_name]).format(digits) for _, digits, value in COLUMNS]
+            cells += [paired_difference(runs, name, other) for other in paired]
+            lines.append(f"| {name} | {len(of_name)} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def plot_curves(runs: list[Run], order: list[str], path: Path, notice: str | None) -> None:
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(9, 5.5))
+    for name in order:
+        curves = [np.convolve(run.rewards, np.ones(CURVE_WINDOW) / CURVE_WINDOW, mode="valid")
+                  for run in runs if run.method == name and len(run.rewards) >= CURVE_WINDOW]
+        if curves:
+            length = min(len(curve) for curve in curves)
+            median = np.median(np.stack([curve[:length] for curve in curves]), axis=0)
+            axes.plot(np.arange(CURVE_WINDOW, CURVE_WINDOW + length), median, label=f"{name} ({len(curves)})")
+    axes.set_yscale("symlog", linthresh=1.0)
+    axes.set_xlabel("episode")
+    axes.set_ylabel(f"episode reward, mean of {CURVE_WINDOW} (median over seeds; symlog)")
+    axes.set_title(f"{notice + ': ' if notice else ''}ablation, {SETTING}")
+    if axes.lines:
+        axes.legend(fontsize=7, ncol=2)
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    save_png(figure, path)
+
+
+def write_report(out: Path, notice: str | None = None) -> Path:
+    """``out/ablation.md`` and its learning curves, from the finished run folders alone."""
+    runs, unfinished = load_runs(out)
+    runs = [run for run in runs if run.setting == SETTING]
+    present = {run.method for run in runs}
+    order = [name for name in (*VARIANTS, *BASELINES) if name in present]
+    figure = out / "figures" / "ablation-learning-curves.png"
+    plot_curves([run for run in runs if run.method in VARIANTS], order, figure, notice)
+    lines = [*([f"**{notice}**", ""] if notice else []), f"# Ablation of the hierarchical agent ({SETTING})", "",
+             f"IQM over seeds [95% bootstrap interval] (`benchmarks.stats`); last {LAST_EPISODES}: the final "
+             f"{LAST_EPISODES} episodes of each run; within tolerance: search-split drop at most the env's "
+             "`tolerance_pts`; test drop and latency: the run's best configuration on the test split. "
+             "Variants (overrides of `agents/hyperparams/hrl.yml`):", ""]
+    lines += [f"- `{name}`: {VARIANTS[name] or 'no override'}" for name in order if name in VARIANTS]
+    lines += ["", "The YAML values each run used are in its `run.json` (`settings.hyperparams`)."]
+    lines += ["", *table(runs, order), "", "![learning curves](figures/ablation-learning-curves.png)"]
+    if unfinished:
+        lines += ["", f"Unfinished runs, not in the table: {', '.join(str(p.relative_to(out)) for p in unfinished)}"]
+    path = out / "ablation.md"
+    write_text(path, "\n".join(lines) + "\n")
+    return path
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.ablation", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, help=f"results folder (default {FULL['out']}, --quick {QUICK['out']})")
+    parser.add_argument("--episodes", type=positive_int, help=f"episodes per run (default {FULL['episodes']})")
+    parser.add_argument("--seeds", type=positive_int, help=f"seeds 0..N-1 (default {FULL['seeds']})")
+    parser.add_argument("--variants", nargs="+", choices=tuple(VARIANTS), metavar="VARIANT",
+                        help=f"any of {', '.join(VARIANTS)} (default: {', '.join(FULL_VARIANTS)}; the others "
+                             "repeat the defaults under the probe's names)")
+    parser.add_argument("--baselines", nargs="*", choices=tuple(BASELINES), default=[], metavar="BASELINE",
+                        help=f"reference runs on the same env and budget, any of {', '.join(BASELINES)}")
+    parser.add_argument("--search-samples", type=_search_samples, help="images in the search split (default the env's)")
+    parser.add_argument("--quick", action="store_true", help=f"smoke-test profile: {QUICK_NOTICE}")
+    parser.add_argument("--report", type=Path, metavar="DIR", help="only write DIR/ablation.md from its run folders")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    notice = QUICK_NOTICE if args.quick else None
+    if args.report is not None:
+        print(write_report(args.report, notice).read_text(encoding="utf-8"))
+        return
+    profile = QUICK if args.quick else FULL
+    out = args.out or Path(profile["out"])
+    episodes, seeds = args.episodes or profile["episodes"], args.seeds or profile["seeds"]
+    search_samples = args.search_samples or profile["search_samples"]
+    variants = list(dict.fromkeys(args.variants or profile["variants"]))
+    env_kwargs = {**SETTINGS[SETTING], **({"search_samples": search_samples} if search_samples else {})}
+    runs = plan(variants, list(dict.fromkeys(args.baselines)), seeds, episodes, env_kwargs,
+                "quick" if args.quick else "ablation")
+    done = {run.folder(out) for run in runs if finished_run(run, out)}
+    command = [sys.executable, "-m", "benchmarks.ablation", *(sys.argv[1:] if argv is None else argv)]
+    write_benchmark_record(out, {
+        **({"notice": QUICK_NOTICE} if args.quick else {}), "profile": "quick" if args.quick else "ablation",
+        "episodes": episodes, "seeds": seeds, "variants": {name: VARIANTS[name] for name in variants},
+        "baselines": args.baselines, "env_id": ENV_ID, "env_kwargs": env_kwargs, "command": command,
+        "git": git_state(), "machine": machine(), "runs": len(runs), "runs_already_finished": len(done),
+        "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
+    outcomes = execute_runs([run for run in runs if run.folder(out) not in done], out, command, 1, len(runs),
+                            len(done))
+    path = write_report(out, notice)
+    interrupted = [detail for status, _, detail in outcomes if status == "interrupted"]
+    failed = [str(folder) for status, folder, _ in outcomes if status == "failed"]
+    if interrupted:
+        raise SystemExit("ablation interrupted (" + "; ".join(interrupted) + "); run the same command again to go on")
+    if failed:
+        raise SystemExit(f"{len(failed)} runs failed (run again to retry them): {', '.join(failed)}")
+    print(f"all {len(runs)} runs finished; table: {path}")
+
+
+if __name__ == "__main__":
+    main()
