@@ -16,7 +16,7 @@ from gymnasium import spaces
 
 from autoq_env.data import DATASETS, SEARCH_POOL_SAMPLES
 from autoq_env.hardware import ACCELERATORS, get_accelerator
-from autoq_env.models import MODELS
+from autoq_env.models import MODELS, NAMED_CHECKPOINTS
 from autoq_env.problem import QuantizationProblem, get_problem, normalise_path
 from autoq_env.quant import QBN_LIMITS
 from autoq_env.reward import MODES, RewardWeights
@@ -219,7 +219,7 @@ class AutoQEnv(gym.Env):
 
         self.problem: QuantizationProblem = get_problem(
             model, dataset, normalise_path(data_root),
-            checkpoint if checkpoint in (None, "default") else normalise_path(checkpoint),
+            checkpoint if checkpoint is None or checkpoint in NAMED_CHECKPOINTS else normalise_path(checkpoint),
             range(self.b_min, self.b_max + 1), int(search_samples), device)
         self.specs = self.problem.specs
         self.num_layers = len(self.specs)
