@@ -14,9 +14,11 @@ Fault tolerance, Ray's and ours together:
   finished run holds exactly its episodes, none lost or repeated;
 - a retried task whose run had already finished (the worker died after ``run.json`` said so) keeps
   it: a finished run is never redone;
-- SIGINT/SIGTERM to the driver (Ctrl-C) is handled by ``compare``'s ``StopSignals``: the driver sets
-  a flag held by a small Ray actor, which the runs under way read between episodes, so they save a
-  checkpoint after their episode and stop; runs that had not started yet are skipped. The driver
+- SIGINT/SIGTERM to the driver (Ctrl-C) is handled by ``compare``'s ``StopSignals``: the driver writes
+  the signal's number into ``DIR/STOP_FILE``, which the runs under way read between episodes, so they
+  save a checkpoint after their episode and stop; runs that had not started yet are skipped. (A file
+  in the shared folder rather than a Ray actor: a task that blocks in ``ray.get`` lends its CPU to
+  the next queued task, so polling an actor would run more tasks than the declared resources allow.) The driver
   waits for them and exits; running the same command again goes on. A second Ctrl-C stops the driver
   at once: the runs under way are then killed with it, and go on from their last checkpoint next time.
 
@@ -31,18 +33,21 @@ which covers a shared checkout).
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from agents.checkpoint import StopSignals
+from autoq_env import atomic_io
 from benchmarks import compare
 
 MAX_RETRIES = 3  # retries of a task whose worker died (Ray's own default for tasks)
 LOCAL_OBJECT_STORE_BYTES = 100 * 1024 * 1024  # tasks exchange a few hundred bytes: keep a local instance light
 WAIT_S = 1.0  # how often the driver looks at its signals while it waits for the tasks
 DEFAULT_GPUS_PER_RUN = 0.25  # with --device cuda: four runs share one GPU unless told otherwise
+STOP_FILE = "stop-requested"  # in the benchmark folder while the driver asks its runs to stop
 
 
 def _import_ray() -> Any:
@@ -53,35 +58,22 @@ def _import_ray() -> Any:
     return ray
 
 
-class _StopFlag:
-    """A Ray actor holding the signal number that stops the benchmark (0: go on)."""
+@dataclass(frozen=True)
+class _FileStopSignal:
+    """``compare.execute_run``'s shared stop signal (its ``value``, as a ``multiprocessing.Value``'s):
+    the signal number in the driver's stop file, 0 while there is none."""
 
-    def __init__(self) -> None:
-        self.signum = 0
-
-    def set(self, signum: int) -> None:
-        self.signum = signum
-
-    def get(self) -> int:
-        return self.signum
-
-
-class _ActorStopSignal:
-    """``compare.execute_run``'s shared stop signal (its ``value``, as a ``multiprocessing.Value``'s),
-    read from the driver's ``_StopFlag`` actor."""
-
-    def __init__(self, flag: Any) -> None:
-        self.flag = flag
+    path: Path
 
     @property
     def value(self) -> int:
-        import ray
+        try:
+            return int(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return 0
 
-        return ray.get(self.flag.get.remote())
 
-
-def _run_task(run: compare.PlannedRun, out: Path, command: list[str], threads: int,
-              flag: Any) -> tuple[str, Path, str]:
+def _run_task(run: compare.PlannedRun, out: Path, command: list[str], threads: int) -> tuple[str, Path, str]:
     """One run in a Ray worker: ``compare.execute_run`` with ``threads`` torch threads, unless a
     previous attempt of this task finished it already."""
     import torch
@@ -89,7 +81,7 @@ def _run_task(run: compare.PlannedRun, out: Path, command: list[str], threads: i
     torch.set_num_threads(threads)
     if compare.finished_run(run, out):
         return "finished", run.folder(out), ""
-    compare._STOP_SIGNAL = _ActorStopSignal(flag)
+    compare._STOP_SIGNAL = _FileStopSignal(out / STOP_FILE)
     return compare.execute_run(run, out, command)
 
 
@@ -111,10 +103,11 @@ def execute_runs_on_ray(runs: list[compare.PlannedRun], out: Path, command: list
         ray.init(include_dashboard=False, object_store_memory=LOCAL_OBJECT_STORE_BYTES)
     else:
         ray.init(address=address)
+    stop_file = out.resolve() / STOP_FILE
+    stop_file.unlink(missing_ok=True)  # left by a driver that was killed
     try:
-        flag = ray.remote(num_cpus=0)(_StopFlag).remote()
         task = ray.remote(_run_task).options(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=MAX_RETRIES)
-        folders = {task.remote(run, out.resolve(), command, cpus_per_run, flag): run.folder(out) for run in runs}
+        folders = {task.remote(run, out.resolve(), command, cpus_per_run): run.folder(out) for run in runs}
         waiting = list(folders)
         with StopSignals("no new runs start; the runs under way save a checkpoint after their episode") as signals, \
                 tqdm(total=total, initial=done, desc="runs", unit="run") as bar:
@@ -134,8 +127,9 @@ def execute_runs_on_ray(runs: list[compare.PlannedRun], out: Path, command: list
                         tqdm.write(f"run {outcome[1]} failed:\n{outcome[2]}", file=sys.stderr)
                     bar.update()
                 if signals.requested is not None and not stop_sent:
-                    ray.get(flag.set.remote(signals.requested))
+                    atomic_io.write_text(stop_file, str(signals.requested))
                     stop_sent = True
     finally:
+        stop_file.unlink(missing_ok=True)
         ray.shutdown()
     return outcomes
