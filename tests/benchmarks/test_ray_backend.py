@@ -104,3 +104,35 @@ def test_ray_benchmark_survives_a_killed_worker_and_matches_the_local_backend(tm
     finally:
         torch.set_num_threads(threads)
     assert report_without_wall_times(out) == report_without_wall_times(local)
+
+
+def test_sigint_stops_the_ray_runs_with_checkpoints_and_the_rerun_finishes_them(tmp_path: Path, ray_address) -> None:
+    """Ctrl-C to the driver: the two runs under way (2 CPUs, 1 per run) save a checkpoint after their episode,
+    the queued third never starts; the same command again finishes all three, each episode once."""
+    out = tmp_path / "stopped"
+    episodes = 12
+    command = [sys.executable, "-m", "benchmarks.compare", "--quick", "--methods", "random", "--episodes",
+               str(episodes), "--seeds", "3", "--settings", "accuracy-temporal", "--out", str(out), "--backend", "ray",
+               "--address", ray_address]
+    environment = {**os.environ, "PYTHONPATH": str(REPOSITORY), "OMP_NUM_THREADS": "1"}
+    first = subprocess.Popen(command, cwd=REPOSITORY, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    logs = [out / "accuracy-temporal" / "random" / f"seed-{seed}" / "episodes.csv" for seed in (0, 1)]
+    deadline = time.monotonic() + DEADLINE_S
+    while not all(log.is_file() and log.read_text().count("\n") >= 2 for log in logs):
+        assert first.poll() is None, first.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, "the runs logged no episodes in time"
+        time.sleep(0.05)
+    first.send_signal(signal.SIGINT)
+    _, stderr = first.communicate(timeout=DEADLINE_S)
+    assert first.returncode != 0 and "benchmark interrupted" in stderr, stderr[-3000:]
+    for log in logs:
+        assert (log.parent / "checkpoint.pt").is_file()
+        assert json.loads((log.parent / "run.json").read_text())["status"] == "interrupted"
+    assert set(statuses(out)) == {log.parent for log in logs}  # the queued seed-2 run did not start
+    second = subprocess.run(command, cwd=REPOSITORY, env=environment, capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert set(statuses(out).values()) == {"finished"} and len(statuses(out)) == 3
+    for folder in statuses(out):
+        assert [row["episode"] for row in csv.DictReader(open(folder / "episodes.csv"))] == [
+            str(e) for e in range(1, episodes + 1)]
