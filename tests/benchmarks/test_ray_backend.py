@@ -62,6 +62,20 @@ def report_without_wall_times(out: Path) -> list[str]:
     return ["|".join(cell for index, cell in enumerate(row.strip("|").split("|")) if index != wall) for row in rows]
 
 
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["--address", "127.0.0.1:6379"], "--address, --cpus-per-run and --gpus-per-run go with --backend ray"),
+    (["--backend", "ray", "--jobs", "2"], "--jobs goes with --backend local"),
+    (["--backend", "ray", "--gpus-per-run", "0.5"], "--gpus-per-run needs --device cuda"),
+    (["--backend", "ray", "--device", "cuda", "--gpus-per-run", "0"], "a positive number, got 0.0"),
+    (["--backend", "dask"], "invalid choice: 'dask'"),
+])
+def test_compare_refuses_ray_arguments_that_do_not_go_together(arguments, message, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        compare.main(arguments)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
 def test_ray_benchmark_survives_a_killed_worker_and_matches_the_local_backend(tmp_path: Path, ray_address) -> None:
     out = tmp_path / "ray"
     command = [sys.executable, "-m", "benchmarks.compare", *ARGUMENTS, "--out", str(out), "--backend", "ray",
