@@ -7,6 +7,11 @@ Importing the package registers the Gymnasium environments (idempotently)::
     env = gym.make("AutoQ-ResNet-v0")  # ResNet-20 on Fashion-MNIST, temporal accelerator
     env = gym.make("AutoQ-ResNet-LayerWise-v0")  # the same, one step per layer (autoq_env.wrappers)
     env = gym.make("AutoQ-ResNet-KernelWise-v0")  # the same, one step per kernel
+    env = gym.make("AutoQ-ResNet50-ImageNet-v0", data_root="/data/imagenet")  # the paper's models: see below
+
+The paper's ImageNet models (``IMAGENET_ENV_IDS``) take torchvision's published ImageNet weights
+(``checkpoint="torchvision"``: torch's hub cache, downloaded there when allowed) and need ``data_root``,
+an ImageNet-style folder (``train/`` and ``val/``, one sub-folder per class; ``dataset="imagenet-folder"``).
 """
 
 from __future__ import annotations
@@ -27,6 +32,22 @@ for _env_id, _entry_point in ENTRY_POINTS.items():
     if _env_id not in registry:
         register(id=_env_id, entry_point=_entry_point,
                  kwargs={"model": "resnet20", "dataset": "fashion-mnist", "mode": "accuracy"})
+
+
+# the paper's ImageNet models (Lou et al., ICLR 2020, section 5): env id -> torchvision model
+IMAGENET_MODELS = {
+    "AutoQ-ResNet18-ImageNet-v0": "resnet18",
+    "AutoQ-ResNet50-ImageNet-v0": "resnet50",
+    "AutoQ-MobileNetV2-ImageNet-v0": "mobilenet_v2",
+    "AutoQ-SqueezeNet-ImageNet-v0": "squeezenet1_1",
+}
+IMAGENET_ENV_IDS = tuple(IMAGENET_MODELS)
+
+for _env_id, _model in IMAGENET_MODELS.items():
+    if _env_id not in registry:
+        register(id=_env_id, entry_point="autoq_env.env:AutoQEnv",
+                 kwargs={"model": _model, "dataset": "imagenet-folder", "checkpoint": "torchvision",
+                         "mode": "accuracy"})
 
 
 def __getattr__(name: str):

@@ -24,7 +24,7 @@ from autoq_env.keywords import (
     check_reward_weights,
     check_search_samples,
 )
-from autoq_env.models import MODELS
+from autoq_env.models import MODELS, NAMED_CHECKPOINTS
 from autoq_env.problem import QuantizationProblem, get_problem, normalise_path
 from autoq_env.reward import MODES, RewardWeights
 
@@ -189,7 +189,7 @@ class AutoQEnv(gym.Env):
 
         self.problem: QuantizationProblem = get_problem(
             model, dataset, normalise_path(data_root),
-            checkpoint if checkpoint in (None, "default") else normalise_path(checkpoint),
+            checkpoint if checkpoint is None or checkpoint in NAMED_CHECKPOINTS else normalise_path(checkpoint),
             range(self.b_min, self.b_max + 1), int(search_samples), device)
         self.specs = self.problem.specs
         self.num_layers = len(self.specs)

@@ -3,6 +3,7 @@
     python -m benchmarks.compare [--out DIR] [--episodes 200] [--seeds 5] [--methods hrl ddpg-layer ...]
                                  [--resource | --settings accuracy-spatial ...] [--quick] [--search-samples N]
     python -m benchmarks.report DIR
+    python -m benchmarks.compare --backend ray [--address ADDR] [--cpus-per-run N] [--device cuda --gpus-per-run F]
 
 Each run is one ``agents.runner.run_search`` call written into ``DIR/<setting>/<method>/seed-<k>/``
 (``run.json``, ``episodes.csv``, ``best_config.json``, ``report.json``, ...; see ``agents.runner``).
@@ -28,6 +29,9 @@ SIGINT/SIGTERM, see ``agents.runner``) goes on from it; any other run folder is 
 redone from its start. A run that raises is reported and the others go on; the command then exits
 with an error, and running it again retries only the runs that did not finish. SIGINT or SIGTERM
 stops the benchmark after the current episode, with the run's checkpoint saved.
+
+``--backend ray`` runs every run as a Ray task, on this machine or on the cluster at ``--address``
+(``benchmarks.ray_backend``: resources, retries, Ctrl-C); the results are the same files.
 
 ``--quick`` is a smoke test of the whole pipeline (2 seeds, 3 episodes, 200 search images; explicit
 ``--episodes``, ``--seeds`` and ``--search-samples`` still win). Its folder, ``benchmark.json`` and
@@ -120,16 +124,18 @@ def agent_hyperparams(agent: str) -> dict[str, Any] | None:
 
 
 def plan_runs(setting_names: list[str], methods: list[str], seeds: int, episodes: int,
-              env_kwargs: dict[str, dict[str, Any]], profile: str) -> list[PlannedRun]:
-    """Every run, setting by setting: the uniform references first, then seed by seed every search method."""
+              env_kwargs: dict[str, dict[str, Any]], profile: str, device: str = "cpu") -> list[PlannedRun]:
+    """Every run, setting by setting: the uniform references first, then seed by seed every search method
+    (``device``: where each run's agent networks live)."""
     runs = []
     for setting in setting_names:
         common = {"setting": setting, "env_id": ENV_ID, "env_kwargs": env_kwargs[setting], "profile": profile}
         if "uniform" in methods:
-            runs += [PlannedRun(setting, f"uniform-{bits}bit", RunSpec("uniform", 1, seed=0, uniform_bits=bits),
+            runs += [PlannedRun(setting, f"uniform-{bits}bit", RunSpec("uniform", 1, seed=0, uniform_bits=bits,
+                                                                                  device=device),
                                 {**common, "hyperparams": agent_hyperparams("uniform")}) for bits in UNIFORM_BITS]
         for seed in range(seeds):
-            runs += [PlannedRun(setting, method, RunSpec(method, episodes, seed=seed),
+            runs += [PlannedRun(setting, method, RunSpec(method, episodes, seed=seed, device=device),
                                 {**common, "hyperparams": agent_hyperparams(method)})
                      for method in methods if method != "uniform"]
     return runs
@@ -230,9 +236,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=positive_int, default=1,
                         help="runs at once, each in its own process with cpu_count/jobs torch threads (default 1: "
                              "one run at a time in this process)")
+    parser.add_argument("--device", default="cpu",
+                        help="torch device of every run's env and agent (default cpu; e.g. cuda)")
+    parser.add_argument("--backend", choices=("local", "ray"), default="local",
+                        help="local: --jobs processes of this machine (default); ray: one Ray task per run "
+                             "(pip install -e '.[ray]'; see benchmarks.ray_backend)")
+    parser.add_argument("--address", help="--backend ray: the Ray cluster to join, e.g. HEAD:6379 or auto "
+                                          "(default: start a local Ray instance)")
+    parser.add_argument("--cpus-per-run", type=positive_int, default=1,
+                        help="--backend ray: CPUs each run declares, and its torch threads (default 1)")
+    parser.add_argument("--gpus-per-run", type=float,
+                        help="--backend ray with --device cuda: GPUs each run declares, a fraction to share one "
+                             "(default 0.25)")
     args = parser.parse_args(argv)
     if args.settings and args.resource:
         parser.error("give either --settings or --resource")
+    if args.backend != "ray" and (args.address or args.gpus_per_run is not None or args.cpus_per_run != 1):
+        parser.error("--address, --cpus-per-run and --gpus-per-run go with --backend ray")
+    if args.backend == "ray" and args.jobs != 1:
+        parser.error("--jobs goes with --backend local; Ray runs as many runs at once as the cluster's resources allow")
+    if args.gpus_per_run is not None and (not args.device.startswith("cuda") or not 0 < args.gpus_per_run):
+        parser.error(f"--gpus-per-run needs --device cuda and a positive number, got {args.gpus_per_run} "
+                     f"with --device {args.device}")
     return args
 
 
@@ -246,10 +271,11 @@ def main(argv: list[str] | None = None) -> None:
     methods = list(dict.fromkeys(args.methods))  # in the given order, once each
     default_settings = [*ACCURACY_SETTINGS, *(RESOURCE_SETTINGS if args.resource else ())]
     setting_names = list(dict.fromkeys(args.settings or default_settings))
-    env_kwargs = {name: {**SETTINGS[name], **({"search_samples": search_samples} if search_samples else {})}
+    env_kwargs = {name: {**SETTINGS[name], **({"search_samples": search_samples} if search_samples else {}),
+                         **({"device": args.device} if args.device != "cpu" else {})}
                   for name in setting_names}
 
-    runs = plan_runs(setting_names, methods, seeds, episodes, env_kwargs, profile.name)
+    runs = plan_runs(setting_names, methods, seeds, episodes, env_kwargs, profile.name, args.device)
     done = {run.folder(out) for run in runs if finished_run(run, out)}
     record = {
         **({"notice": QUICK_NOTICE} if args.quick else {}),
@@ -264,7 +290,14 @@ def main(argv: list[str] | None = None) -> None:
     write_benchmark_record(out, record)
 
     pending = [run for run in runs if run.folder(out) not in done]
-    outcomes = execute_runs(pending, out, record["command"], args.jobs, len(runs), len(done))
+    if args.backend == "ray":
+        from benchmarks.ray_backend import DEFAULT_GPUS_PER_RUN, execute_runs_on_ray
+
+        gpus_per_run = 0.0 if not args.device.startswith("cuda") else args.gpus_per_run or DEFAULT_GPUS_PER_RUN
+        outcomes = execute_runs_on_ray(pending, out, record["command"], len(runs), len(done), args.address,
+                                       args.cpus_per_run, gpus_per_run)
+    else:
+        outcomes = execute_runs(pending, out, record["command"], args.jobs, len(runs), len(done))
     failed = [folder for status, folder, _ in outcomes if status == "failed"]
     interrupted = [detail for status, _, detail in outcomes if status == "interrupted"]
     if interrupted:
