@@ -132,10 +132,11 @@ class AutoQEnv(gym.Env):
     ``gym.make("AutoQ-ResNet-v0", model="resnet20", dataset="fashion-mnist", data_root=None,
     checkpoint="default", accelerator="temporal", preset=None, mode="accuracy", budget=None,
     budget_metric="latency", bits=(2, 8), search_samples=5000, reward_weights=None, device="cpu",
-    evaluation="sequential")``
+    evaluation="sequential", render_mode=None)``
 
     - ``model``: one of ``autoq_env.models.MODELS``; ``checkpoint``: ``"default"`` (the packaged
-      weights where they exist), a ``state_dict`` path, or ``None`` (random weights).
+      weights where they exist), ``"torchvision"`` (torchvision's ImageNet weights from torch's hub
+      cache, for its models), a ``state_dict`` path, or ``None`` (random weights).
     - ``dataset``: ``"fashion-mnist"``, ``"cifar10"`` or ``"imagenet-folder"``; ``data_root`` its folder.
     - ``accelerator``: ``"temporal"`` (BISMO bit-serial), ``"spatial"`` (BitFusion) or ``"bitops"``;
       ``preset`` names the accelerator preset (its default when ``None``).
@@ -144,6 +145,8 @@ class AutoQEnv(gym.Env):
     - ``bits``: ``(b_min, b_max)`` within 1..8. ``search_samples``: images in the search split
       (1..5000). ``reward_weights``: a ``RewardWeights`` or a dict of its fields.
     - ``device``: where forward passes run (``"cpu"``, ``"cuda"``, ...).
+    - ``render_mode``: ``None``, ``"ansi"`` (one text line per layer) or ``"rgb_array"`` (the QBN heat
+      map of the configuration so far, ``autoq_env.rendering``, a fixed-size ``uint8`` image).
     - ``evaluation``: ``"sequential"`` (default): in accuracy mode the search split is scored in fixed
       batches and a configuration stops early only when it is beyond the accuracy tolerance with
       overwhelming confidence (``autoq_env.evaluation``; a configuration within the tolerance gets
@@ -476,10 +479,12 @@ class AutoQEnv(gym.Env):
         state = {name: getattr(self, name) for name in (
             "_layer", "_kernel", "_steps", "_activation_qbn", "_kernel_qbn", "_goal", "_qbn_sum",
             "_latency_estimate", "_energy_estimate", "_potential", "_done", "_episode_costs", "_cap")}
-        return {"kwargs": self._kwargs, "episode": state, "np_random": self._np_random}
+        return {"kwargs": self._kwargs, "episode": state, "np_random": self._np_random,
+                "spec": getattr(self, "spec", None)}
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(**state["kwargs"])
         for name, value in state["episode"].items():
             setattr(self, name, value)
         self._np_random = state["np_random"]
+        self.spec = state.get("spec")  # gym.make sets it; keep it through pickle and deepcopy

@@ -106,6 +106,7 @@ def measure(method: str, env: gym.Env, episodes: int, log: list[tuple[str, float
     """Run ``method`` for one warm-up and ``episodes`` measured episodes; return its times in seconds."""
     spec = RunSpec(method, 1 + episodes, seed=0, hyperparams={"warmup_episodes": 1} if method in RL_METHODS else {})
     log.clear()
+    evaluation.CACHE.clear()  # measure every method from a cold cache, as a fresh benchmark process would
     with tempfile.TemporaryDirectory() as folder:
         run_search(spec, env, Path(folder), progress_bar=False)
         rows = read_episode_csv(Path(folder) / "episodes.csv", fields=EPISODE_FIELDS)

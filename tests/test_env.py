@@ -16,7 +16,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 import autoq_env
 from autoq_env.env import FEATURE_INDEX, OBSERVATION_FEATURES, AutoQEnv
-from tests.conftest import run_episode
+from tests.conftest import SMALL_SEARCH_SAMPLES, run_episode
 
 
 def test_registered_and_idempotent() -> None:
@@ -189,3 +189,9 @@ def test_step_after_end_and_bad_configs(env) -> None:
         env.evaluate({**good, "activation_qbn": [4.5] * len(env.specs)})
     with pytest.raises(ValueError, match="allowed: 'search', 'test'"):
         env.evaluate(good, split="train")
+
+
+def test_pickle_keeps_the_spec_that_gym_make_set(small_env) -> None:
+    clone = pickle.loads(pickle.dumps(small_env.unwrapped))
+    assert clone.spec is not None and clone.spec == small_env.unwrapped.spec
+    assert clone.spec.id == "AutoQ-ResNet-v0" and clone.spec.kwargs["search_samples"] == SMALL_SEARCH_SAMPLES

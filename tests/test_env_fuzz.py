@@ -324,7 +324,7 @@ KEYWORDS: dict[str, tuple[st.SearchStrategy, st.SearchStrategy]] = {
     "device": (st.just("cpu"), st.one_of(
         NAMES.filter(_invalid_device), st.sampled_from(["", "tpu", "meta", "mps", "cpu:x", "cuda:-1"]).filter(
             _invalid_device), GARBAGE, st.just(torch.device("cpu")))),
-    "render_mode": (st.sampled_from([None, "ansi"]), _garbage_names(("ansi",), none=False)),
+    "render_mode": (st.sampled_from([None, "ansi", "rgb_array"]), _garbage_names(("ansi", "rgb_array"), none=False)),
 }
 PATH_KEYWORDS = ("data_root", "checkpoint", "dataset")  # may raise FileNotFoundError (DataNotFoundError)
 
@@ -388,6 +388,9 @@ def check_keywords(make, kwargs: dict, invalid: set[str]) -> None:
         assert info["budget_met"]
     if kwargs.get("render_mode") == "ansi":
         assert isinstance(env.render(), str)
+    if kwargs.get("render_mode") == "rgb_array":
+        frame = env.render()
+        assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
     env.close()
 
 

@@ -299,3 +299,21 @@ def test_sigterm_stops_parallel_runs_with_checkpoints_and_the_rerun_finishes_the
     for log in logs:
         assert [row["episode"] for row in csv.DictReader(open(log))] == [str(e) for e in range(1, 41)]
         assert not (log.parent / "checkpoint.pt").exists()
+
+
+def test_every_resource_setting_has_a_feasible_budget_between_uniform_4_and_6_bits() -> None:
+    """Each resource setting's budget can be met (uniform ``b_min`` fits) and binds (uniform 6-bit does not fit)."""
+    from autoq_env.data import DatasetInfo
+    from autoq_env.hardware import get_accelerator, uniform_config
+    from autoq_env.models import build_model
+    from autoq_env.workload import extract_layers
+
+    specs = extract_layers(build_model("resnet20", DatasetInfo("fashion-mnist", 1, 10, 28), checkpoint=None),
+                           (1, 28, 28))
+    for name in compare.RESOURCE_SETTINGS:
+        keywords = compare.SETTINGS[name]
+        accelerator = get_accelerator(keywords["accelerator"])
+        reference = accelerator.network_cost(specs, uniform_config(specs, 8, 8)).latency_s
+        relative = {bits: accelerator.network_cost(specs, uniform_config(specs, bits, bits)).latency_s / reference
+                    for bits in (2, 4, 6)}
+        assert relative[2] <= relative[4] < keywords["budget"] < relative[6], (name, relative)
