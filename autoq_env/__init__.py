@@ -28,11 +28,6 @@ ENTRY_POINTS = {
 }
 ENV_IDS = tuple(ENTRY_POINTS)
 
-for _env_id, _entry_point in ENTRY_POINTS.items():
-    if _env_id not in registry:
-        register(id=_env_id, entry_point=_entry_point,
-                 kwargs={"model": "resnet20", "dataset": "fashion-mnist", "mode": "accuracy"})
-
 
 # the paper's ImageNet models (Lou et al., ICLR 2020, section 5): env id -> torchvision model
 IMAGENET_MODELS = {
@@ -43,11 +38,16 @@ IMAGENET_MODELS = {
 }
 IMAGENET_ENV_IDS = tuple(IMAGENET_MODELS)
 
-for _env_id, _model in IMAGENET_MODELS.items():
+_REGISTRATIONS = {  # env id -> (entry point, default keywords)
+    **{env_id: (entry_point, {"model": "resnet20", "dataset": "fashion-mnist", "mode": "accuracy"})
+       for env_id, entry_point in ENTRY_POINTS.items()},
+    **{env_id: ("autoq_env.env:AutoQEnv",
+                {"model": model, "dataset": "imagenet-folder", "checkpoint": "torchvision", "mode": "accuracy"})
+       for env_id, model in IMAGENET_MODELS.items()},
+}
+for _env_id, (_entry_point, _kwargs) in _REGISTRATIONS.items():
     if _env_id not in registry:
-        register(id=_env_id, entry_point="autoq_env.env:AutoQEnv",
-                 kwargs={"model": _model, "dataset": "imagenet-folder", "checkpoint": "torchvision",
-                         "mode": "accuracy"})
+        register(id=_env_id, entry_point=_entry_point, kwargs=_kwargs)
 
 
 def __getattr__(name: str):

@@ -48,18 +48,19 @@ QUANTIZED_QBN = 6
 DEFAULT_OUT = Path("benchmarks/results/large_models.json")
 
 
-def make_image_folder(root: Path) -> None:
-    """``root/train`` and ``root/val``, one folder of random RGB PNGs per class."""
+def make_image_folder(root: Path, classes: int = CLASSES, train_per_class: int = TRAIN_IMAGES_PER_CLASS,
+                      val_per_class: int = VAL_IMAGES_PER_CLASS, pixels: int = IMAGE_PIXELS) -> None:
+    """``root/train`` and ``root/val``, one folder of random ``pixels`` x ``pixels`` RGB PNGs per class."""
     from PIL import Image
 
     rng = np.random.default_rng(0)
-    for split, count in (("train", TRAIN_IMAGES_PER_CLASS), ("val", VAL_IMAGES_PER_CLASS)):
-        for label in range(CLASSES):
+    for split, count in (("train", train_per_class), ("val", val_per_class)):
+        for label in range(classes):
             folder = root / split / f"n{label:08d}"
             folder.mkdir(parents=True)
             for index in range(count):
-                pixels = rng.integers(0, 256, (IMAGE_PIXELS, IMAGE_PIXELS, 3), dtype=np.uint8)
-                Image.fromarray(pixels).save(folder / f"{index}.png")
+                image = rng.integers(0, 256, (pixels, pixels, 3), dtype=np.uint8)
+                Image.fromarray(image).save(folder / f"{index}.png")
 
 
 def peak_rss_mib() -> float:

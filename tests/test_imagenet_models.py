@@ -9,17 +9,16 @@ import warnings
 from pathlib import Path
 
 import gymnasium as gym
-import numpy as np
 import pytest
 import torch
 import torchvision
 from gymnasium.utils.env_checker import check_env as gym_check_env
-from PIL import Image
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import autoq_env
 from autoq_env.data import DataNotFoundError, DatasetInfo, held_out_sizes
 from autoq_env.models import IMAGENET_CLASSES, WeightsNotFoundError, build_model, torchvision_weights_file
+from benchmarks.large_models import make_image_folder
 
 IMAGENET = DatasetInfo("imagenet-folder", 3, IMAGENET_CLASSES, 224)
 SMALL_MODEL = "squeezenet1_1"  # the smallest torchvision model here (1.2 M weights)
@@ -81,14 +80,7 @@ def test_torchvision_weights_refuse_what_they_do_not_fit(name, info, message) ->
 def image_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An ImageNet-style folder: ``train/`` and ``val/`` with one sub-folder of random RGB images per class."""
     root = tmp_path_factory.mktemp("imagenet")
-    rng = np.random.default_rng(0)
-    for split, count in (("train", TRAIN_IMAGES_PER_CLASS), ("val", VAL_IMAGES_PER_CLASS)):
-        for label in range(CLASSES):
-            folder = root / split / f"n{label:08d}"
-            folder.mkdir(parents=True)
-            for index in range(count):
-                pixels = rng.integers(0, 256, (IMAGE_PIXELS, IMAGE_PIXELS, 3), dtype=np.uint8)
-                Image.fromarray(pixels).save(folder / f"{index}.png")
+    make_image_folder(root, CLASSES, TRAIN_IMAGES_PER_CLASS, VAL_IMAGES_PER_CLASS, IMAGE_PIXELS)
     return root
 
 
