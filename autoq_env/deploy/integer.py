@@ -54,11 +54,6 @@ class QuantizedLayer:
             return -top, top
         return 0, 2 ** self.activation_qbn - 1
 
-    def dequantized_weight(self) -> np.ndarray:
-        """``codes * scale`` per kernel, in float32 (what a DequantizeLinear computes)."""
-        shape = (-1,) + (1,) * (self.weight_codes.ndim - 1)
-        return self.weight_codes.astype(np.float32) * self.weight_scale.reshape(shape)
-
 
 @dataclass
 class QuantizedNetwork:
