@@ -121,29 +121,38 @@ def test_ray_benchmark_survives_a_killed_worker_and_matches_the_local_backend(tm
 
 
 def test_sigint_stops_the_ray_runs_with_checkpoints_and_the_rerun_finishes_them(tmp_path: Path, ray_address) -> None:
-    """Ctrl-C to the driver: the two runs under way (2 CPUs, 1 per run) save a checkpoint after their episode,
-    the queued third never starts; the same command again finishes all three, each episode once."""
+    """Ctrl-C to the driver: the runs under way (2 CPUs, 1 per run) save a checkpoint after their episode,
+    the queued third never starts; the same command again finishes all three, each episode once.
+
+    A quick random episode takes about 0.15 s and a worker needs seconds to build its env, so one run can
+    be far ahead of the other: the signal goes once both runs have logged an episode, or once the first
+    is a third of the way through (the second then had not started, and is a queued run too)."""
     out = tmp_path / "stopped"
-    episodes = 12
+    episodes = 60
     command = [sys.executable, "-m", "benchmarks.compare", "--quick", "--methods", "random", "--episodes",
                str(episodes), "--seeds", "3", "--settings", "accuracy-temporal", "--out", str(out), "--backend", "ray",
                "--address", ray_address]
     environment = {**os.environ, "PYTHONPATH": str(REPOSITORY), "OMP_NUM_THREADS": "1"}
     first = subprocess.Popen(command, cwd=REPOSITORY, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
-    logs = [out / "accuracy-temporal" / "random" / f"seed-{seed}" / "episodes.csv" for seed in (0, 1)]
+    logs = [out / "accuracy-temporal" / "random" / f"seed-{seed}" / "episodes.csv" for seed in range(3)]
+
+    def logged(log: Path) -> int:
+        return log.read_text().count("\n") - 1 if log.is_file() else 0
+
     deadline = time.monotonic() + DEADLINE_S
-    while not all(log.is_file() and log.read_text().count("\n") >= 2 for log in logs):
+    while not (all(logged(log) >= 1 for log in logs[:2]) or max(logged(log) for log in logs) >= episodes // 3):
         assert first.poll() is None, first.communicate()[1][-3000:]
         assert time.monotonic() < deadline, "the runs logged no episodes in time"
         time.sleep(0.05)
     first.send_signal(signal.SIGINT)
     _, stderr = first.communicate(timeout=DEADLINE_S)
     assert first.returncode != 0 and "benchmark interrupted" in stderr, stderr[-3000:]
-    for log in logs:
-        assert (log.parent / "checkpoint.pt").is_file()
-        assert json.loads((log.parent / "run.json").read_text())["status"] == "interrupted"
-    assert set(statuses(out)) == {log.parent for log in logs}  # the queued seed-2 run did not start
+    started = statuses(out)
+    assert 1 <= len(started) <= 2, f"the queued run started: {sorted(started)}"
+    for folder, status in started.items():
+        assert status == "interrupted" and (folder / "checkpoint.pt").is_file(), folder
+        assert 0 < logged(folder / "episodes.csv") < episodes
     second = subprocess.run(command, cwd=REPOSITORY, env=environment, capture_output=True, text=True)
     assert second.returncode == 0, second.stderr[-3000:]
     assert set(statuses(out).values()) == {"finished"} and len(statuses(out)) == 3
