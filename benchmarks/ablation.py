@@ -85,6 +85,7 @@ BASELINES: dict[str, RunSpec] = {  # folder name -> run, each for the ablation's
     "greedy": RunSpec("greedy", 1), "random": RunSpec("random", 1),
     **{f"uniform-{bits}bit": RunSpec("uniform", 1, uniform_bits=bits) for bits in (8, 6, 4)},
 }
+DETERMINISTIC = ("uniform", "greedy")  # agents whose run does not depend on the seed (agents/search.py)
 FULL = {"out": "runs/ablation", "episodes": 200, "seeds": 3, "search_samples": None, "variants": FULL_VARIANTS}
 QUICK = {"out": "runs/ablation-quick", "episodes": 2, "seeds": 1, "search_samples": 200,
          "variants": ["default", "credit-shaped"]}
@@ -92,7 +93,8 @@ QUICK = {"out": "runs/ablation-quick", "episodes": 2, "seeds": 1, "search_sample
 
 def plan(variants: list[str], baselines: list[str], seeds: int, episodes: int, env_kwargs: dict[str, Any],
          profile: str) -> list[PlannedRun]:
-    """The runs: seed by seed, every variant, then every baseline (a uniform reference once, at seed 0)."""
+    """The runs: seed by seed, every variant, then every baseline (a deterministic one, ``DETERMINISTIC``,
+    once, at seed 0: its other seeds would repeat it exactly)."""
     common = {"setting": SETTING, "env_id": ENV_ID, "env_kwargs": env_kwargs, "profile": profile}
     runs = []
     for seed in range(seeds):
@@ -102,7 +104,7 @@ def plan(variants: list[str], baselines: list[str], seeds: int, episodes: int, e
                                                          "variant": VARIANTS[name]}))
         for name in baselines:
             base = BASELINES[name]
-            if base.agent == "uniform" and seed > 0:
+            if base.agent in DETERMINISTIC and seed > 0:
                 continue
             spec = RunSpec(base.agent, 1 if base.agent == "uniform" else episodes, seed=seed,
                            uniform_bits=base.uniform_bits)
@@ -131,12 +133,15 @@ COLUMNS = (  # title, digits, number of a run
 )
 
 
-PAIRED_WITH = ("ddpg-layer", "greedy")  # best reward minus theirs, paired by seed, where they ran
+PAIRED_WITH = ("ddpg-layer", "uniform-6bit", "greedy")  # best reward minus theirs, paired by seed, where they ran
 
 
 def paired_difference(runs: list[Run], name: str, other: str) -> str:
-    """IQM [95% CI] over the seeds both ran of ``name``'s best reward minus ``other``'s; ``-`` if none."""
+    """IQM [95% CI] over the seeds both ran of ``name``'s best reward minus ``other``'s; ``-`` if none.
+    A deterministic baseline (run once, at seed 0) pairs with every seed."""
     theirs = {run.seed: float(run.rewards.max()) for run in runs if run.method == other}
+    if BASELINES.get(other, RunSpec("hrl", 1)).agent in DETERMINISTIC and 0 in theirs:
+        theirs = dict.fromkeys({run.seed for run in runs}, theirs[0])
     differences = [float(run.rewards.max()) - theirs[run.seed] for run in runs
                    if run.method == name and run.seed in theirs]
     return summarise(differences).format(3) if differences and name != other else "-"
@@ -206,9 +211,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, help=f"results folder (default {FULL['out']}, --quick {QUICK['out']})")
     parser.add_argument("--episodes", type=positive_int, help=f"episodes per run (default {FULL['episodes']})")
     parser.add_argument("--seeds", type=positive_int, help=f"seeds 0..N-1 (default {FULL['seeds']})")
-    parser.add_argument("--variants", nargs="+", choices=tuple(VARIANTS), metavar="VARIANT",
+    parser.add_argument("--variants", nargs="*", choices=tuple(VARIANTS), metavar="VARIANT",
                         help=f"any of {', '.join(VARIANTS)} (default: {', '.join(FULL_VARIANTS)}; the others "
-                             "repeat the defaults under the probe's names)")
+                             "repeat the defaults under the probe's names); none given: baselines only")
     parser.add_argument("--baselines", nargs="*", choices=tuple(BASELINES), default=[], metavar="BASELINE",
                         help=f"reference runs on the same env and budget, any of {', '.join(BASELINES)}")
     parser.add_argument("--search-samples", type=_search_samples, help="images in the search split (default the env's)")
@@ -227,7 +232,9 @@ def main(argv: list[str] | None = None) -> None:
     out = args.out or Path(profile["out"])
     episodes, seeds = args.episodes or profile["episodes"], args.seeds or profile["seeds"]
     search_samples = args.search_samples or profile["search_samples"]
-    variants = list(dict.fromkeys(args.variants or profile["variants"]))
+    variants = list(dict.fromkeys(profile["variants"] if args.variants is None else args.variants))
+    if not variants and not args.baselines:
+        raise SystemExit("nothing to run: give at least one variant or baseline")
     env_kwargs = {**SETTINGS[SETTING], **({"search_samples": search_samples} if search_samples else {})}
     runs = plan(variants, list(dict.fromkeys(args.baselines)), seeds, episodes, env_kwargs,
                 "quick" if args.quick else "ablation")
