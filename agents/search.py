@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from agents.sensitivity import kernel_loss_table
 from autoq_env.env import AutoQEnv
 from autoq_env.evaluator import QuantizedEvaluator
 from autoq_env.problem import QuantizationProblem
@@ -275,11 +276,7 @@ class GreedySensitivitySearch(SearchBaseline):
                 or not 1 <= activation_scale_range < math.inf:
             raise ValueError(f"activation_scale_range must be a finite number >= 1, got {activation_scale_range!r}")
         self.activation_scale_range = float(activation_scale_range)
-        evaluator = core.problem.evaluator
-        qbns = range(core.b_min, core.b_max + 1)
-        by_qbn = [evaluator.loss_increase_estimate(qbn) for qbn in qbns]  # [qbn][layer] -> (c_out,)
-        self.kernel_loss = [np.stack([by_qbn[i][layer] for i in range(len(qbns))], axis=1)
-                            for layer in range(core.num_layers)]  # [layer] -> (c_out, n_qbn)
+        self.kernel_loss = kernel_loss_table(core)  # [layer] -> (c_out, n_qbn)
         self.activation_loss = _calibration_activation_loss(core.problem)
         if core.mode == "accuracy":
             weights = core.reward_weights

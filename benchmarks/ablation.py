@@ -62,6 +62,7 @@ CURVE_WINDOW = 10  # episodes in the learning curves' running mean
 # actions with an independent noise draw per kernel of the HLC's width). "explore-kernel" and
 # "explore-kernel-clip-1" are the names the probe of benchmarks/results/ablation-probe used (with the
 # YAML of that time, recorded in its run.json files).
+LLC_PRIOR = {"llc_action": "prior", "llc_noise": "layer", "llc_noise_scale": 0.5}  # residual on water-filling
 INDEPENDENT_KERNEL_NOISE = {"llc_action": "absolute", "llc_noise": "kernel", "llc_noise_scale": 1.0}
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
@@ -75,6 +76,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "explore-offset-layer": {"llc_action": "offset", "llc_noise": "layer", "llc_noise_scale": 0.5},
     "explore-offset-kernel-noise": {"llc_action": "offset", "llc_noise": "kernel"},
     "hindsight-off": {"hindsight_relabel": False},
+    "llc-prior": LLC_PRIOR,
+    "llc-prior-decay-0.97": {**LLC_PRIOR, "noise_decay": 0.97},
     **{f"zeta-{zeta:g}": {"zeta": zeta} for zeta in (0.25, 0.5, 0.75, 1.0)},
     "before-issue-13": {"credit_assignment": "shaped", "reward_clip": None, **INDEPENDENT_KERNEL_NOISE},
 }

@@ -50,6 +50,8 @@ class EpisodeState:
     hlc_features: np.ndarray | None = None
     hlc_action: np.ndarray | None = None
     layer_qbns: list = field(default_factory=list)
+    tracked_qbns: list = field(default_factory=list)  # the layer's QBNs minus their prior offsets (the intrinsic
+    # reward's running mean: with ``llc_action="prior"`` following the prior allocation is on the goal)
     hlc: Rows = field(default_factory=Rows)
     llc: Rows = field(default_factory=Rows)
     intrinsic: list = field(default_factory=list)  # the LLC's intrinsic reward per kernel step

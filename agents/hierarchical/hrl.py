@@ -21,12 +21,15 @@ from agents.hierarchical.episode import EpisodeState, episode_rewards
 from agents.hierarchical.policies import HLC_FEATURES, LLC_FEATURES, Controller
 from agents.hyperparams import load_hyperparams
 from agents.recording import BestResult, episode_row
+from agents.sensitivity import kernel_loss_table, water_filling_offsets
 from autoq_env import __version__, atomic_io
 from autoq_env.env import FEATURE_INDEX, AutoQEnv
 
 _LAYER_STEP = FEATURE_INDEX["is_layer_step"]
 _GOAL = FEATURE_INDEX["goal"]
-LLC_ACTIONS = ("absolute", "offset")
+_LAYER_INDEX = FEATURE_INDEX["layer_index"]
+_KERNEL_POSITION = FEATURE_INDEX["kernel_position"]
+LLC_ACTIONS = ("absolute", "offset", "prior")
 LLC_NOISES = ("kernel", "layer")
 _FORMAT = "autoq-hrl-agent"
 
@@ -40,7 +43,8 @@ class HRLConfig:
     credit_assignment: str  # "broadcast", "split" or "shaped" (agents/credit.py), for both controllers
     moving_alpha: float  # weight of the newest episode in the moving-average baseline (HAQ: 0.5)
     reward_clip: float | None  # extrinsic rewards clipped to [-reward_clip, reward_clip] (None: not clipped)
-    llc_action: str  # "absolute": the LLC's action is the kernel's QBN; "offset": an offset from the goal
+    llc_action: str  # "absolute": the LLC's action is the kernel's QBN; "offset": an offset from the goal;
+    # "prior": an offset from the goal plus the kernel's water-filling offset (agents.sensitivity)
     llc_offset_range: float  # "offset": the LLC's [-1, 1] spans goal +- this many action units
     llc_noise: str  # "kernel": a noise draw per kernel; "layer": one draw per layer, shared by its kernels
     llc_noise_scale: float  # the LLC's noise sigma (and floor) = this x noise_sigma (noise_min_sigma)
@@ -100,17 +104,22 @@ def intrinsic_reward(layer_mean_qbn: float, goal_qbn: float, b_min: int, b_max: 
     return -abs(layer_mean_qbn - goal_qbn) / max(b_max - b_min, 1)
 
 
-def llc_env_action(llc_action: float, goal_feature: float, mode: str, offset_range: float) -> float:
+def llc_env_action(llc_action: float, goal_feature: float, mode: str, offset_range: float,
+                   prior_offset: float = 0.0) -> float:
     """The env's kernel-step action for the LLC's action in ``[-1, 1]``.
 
     ``"absolute"``: the LLC's action itself. ``"offset"``: the goal's action coordinate
     (``2 * goal_feature - 1``, the observation's ``goal`` feature being the goal QBN scaled to [0, 1])
     plus ``offset_range * llc_action``, clipped to ``[-1, 1]``: an LLC whose actor outputs 0 follows
     the goal, and its noise moves kernels around the goal instead of across the whole QBN range.
+    ``"prior"``: the same plus ``prior_offset`` (action units), the kernel's offset in the layer's
+    loss-minimising allocation: an LLC whose actor outputs 0 spreads the goal over the kernels by their
+    estimated sensitivity, and learns a residual on it (residual policy learning: Silver et al., 2018).
     """
     if mode == "absolute":
         return float(llc_action)
-    return float(np.clip(2.0 * goal_feature - 1.0 + offset_range * llc_action, -1.0, 1.0))
+    shift = prior_offset if mode == "prior" else 0.0
+    return float(np.clip(2.0 * goal_feature - 1.0 + shift + offset_range * llc_action, -1.0, 1.0))
 
 
 def relabel_goal(hlc_action: np.ndarray, achieved_mean_qbn: float, b_min: int, b_max: int) -> np.ndarray:
@@ -129,8 +138,10 @@ class HierarchicalDDPG:
     The high-level controller (HLC) acts on layer steps: the layer's activation QBN and a goal mean
     weight QBN; its stored goal is relabelled to the mean QBN the layer reached
     (``hindsight_relabel``). The low-level controller (LLC) acts on kernel steps (``llc_action``: the
-    kernel's QBN, or an offset from the goal) with reward ``(1 - zeta) * intrinsic + zeta *
-    extrinsic``, the intrinsic part ``-|running mean QBN - goal| / (b_max - b_min)``; its episodes end
+    kernel's QBN, an offset from the goal, or an offset from the goal plus the kernel's offset in the
+    layer's loss-minimising allocation, ``"prior"``) with reward ``(1 - zeta) * intrinsic + zeta *
+    extrinsic``, the intrinsic part ``-|running mean QBN - goal| / (b_max - b_min)`` (with ``"prior"``
+    the mean of the QBNs minus their prior offsets, so that the prior allocation is on goal); its episodes end
     with the layer. The extrinsic rewards of both come from ``credit_assignment`` (``agents.credit``):
     the episode's final objective minus a moving-average baseline on every transition, stored as
     terminal (``"broadcast"``, HAQ/AMC), the same split evenly (``"split"``, NNCF), or the env's
@@ -157,6 +168,7 @@ class HierarchicalDDPG:
         self.env: VecEnv | None = None
         self.env_signature: dict | None = None
         self.b_min, self.b_max = 2, 8
+        self._prior_offsets: list[np.ndarray] | None = None  # llc_action="prior": per layer, action units
         if env is not None:
             self.set_env(env)
         if seed is not None:
@@ -204,6 +216,9 @@ class HierarchicalDDPG:
             check_signature(self.env_signature, signature)
         self.env, self.env_signature = vec_env, signature
         self.b_min, self.b_max = core.b_min, core.b_max
+        self._prior_offsets = None
+        if self.config.llc_action == "prior":
+            self._prior_offsets = water_filling_offsets(kernel_loss_table(core))
 
     def get_env(self) -> VecEnv | None:
         return self.env
@@ -242,8 +257,20 @@ class HierarchicalDDPG:
         if observation[_LAYER_STEP] > 0.5:
             return action
         c = self.config
-        return np.array([llc_env_action(action[0], observation[_GOAL], c.llc_action, c.llc_offset_range), 0.0],
-                        dtype=np.float32)
+        unit = 2.0 / max(self.b_max - self.b_min, 1)  # QBNs -> action units (the goal's linear map onto [-1, 1])
+        return np.array([llc_env_action(action[0], observation[_GOAL], c.llc_action, c.llc_offset_range,
+                                        unit * self._prior_offset(observation)), 0.0], dtype=np.float32)
+
+    def _prior_offset(self, observation: np.ndarray) -> float:
+        """The water-filling offset (QBNs) of the kernel a kernel-step observation is about
+        (``llc_action="prior"``; 0 otherwise), found from its ``layer_index`` and ``kernel_position``."""
+        if self.config.llc_action != "prior":
+            return 0.0
+        if self._prior_offsets is None:
+            raise ValueError("llc_action='prior' needs the env's loss estimates: attach an env first (set_env)")
+        layer = int(round(float(observation[_LAYER_INDEX]) * max(len(self._prior_offsets) - 1, 1)))
+        offsets = self._prior_offsets[layer]
+        return float(offsets[int(round(float(observation[_KERNEL_POSITION]) * len(offsets)))])
 
     def _exploration_action(self, observation: np.ndarray, warmup: bool) -> np.ndarray:
         """The acting controller's action while learning: uniform in warm-up, else actor plus noise."""
@@ -330,14 +357,17 @@ class HierarchicalDDPG:
         episode.layer_reward += reward
         if layer_step:
             episode.hlc_features, episode.hlc_action = self.hlc.select(observation), own_action.copy()
-            episode.goal_qbn, episode.layer_qbns, episode.layer_noise = info["goal"], [], None
+            episode.goal_qbn, episode.layer_qbns, episode.tracked_qbns = info["goal"], [], []
+            episode.layer_noise = None
         else:
             episode.layer_qbns.append(info["qbn"])
+            episode.tracked_qbns.append(info["qbn"] - self._prior_offset(observation))
             layer_mean = float(np.mean(episode.layer_qbns))
             layer_done = done or next_observation[_LAYER_STEP] > 0.5
             episode.llc.add(self.llc.select(observation), self.llc.select(next_observation), own_action, reward,
                             layer_done)
-            episode.intrinsic.append(intrinsic_reward(layer_mean, episode.goal_qbn, self.b_min, self.b_max))
+            episode.intrinsic.append(intrinsic_reward(float(np.mean(episode.tracked_qbns)), episode.goal_qbn,
+                                                      self.b_min, self.b_max))
             if layer_done:
                 stored = relabel_goal(episode.hlc_action, layer_mean, self.b_min, self.b_max) \
                     if self.config.hindsight_relabel else episode.hlc_action

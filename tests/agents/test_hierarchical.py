@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch as th
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import configure
 
@@ -198,3 +199,24 @@ def test_store_many_writes_what_store_writes_around_the_ring(small_env) -> None:
     for name in ("observations", "next_observations", "actions", "rewards", "dones"):
         np.testing.assert_array_equal(getattr(one.replay_buffer, name), getattr(many.replay_buffer, name))
     assert (one.replay_buffer.pos, one.replay_buffer.full) == (many.replay_buffer.pos, many.replay_buffer.full)
+
+
+def test_llc_prior_actions_spread_the_goal_by_the_water_filling_offsets(small_env) -> None:
+    """An LLC whose actor says 0 puts each kernel at goal + its prior offset."""
+    agent = HierarchicalDDPG(small_env, seed=0, llc_action="prior", **SMALL)
+    last = [module for module in agent.llc.policy.actor.mu if isinstance(module, th.nn.Linear)][-1]
+    last.weight.data.zero_()  # the actor's output: tanh(0) = 0
+    last.bias.data.zero_()
+    observation, _ = small_env.reset(seed=0)
+    goal_action = 0.0  # goal 5 on 2..8
+    observation, *_ = small_env.step(np.array([1.0, goal_action], dtype=np.float32))
+    qbns = []
+    for _ in range(small_env.specs[0].c_out):
+        action, _ = agent.predict(observation)
+        observation, _, _, _, info = small_env.step(action)
+        qbns.append(info["qbn"])
+    expected = np.clip(np.round(5 + agent._prior_offsets[0]), 2, 8)
+    assert np.abs(np.array(qbns) - expected).max() <= 1  # the env's bins round a little differently
+    assert np.corrcoef(qbns, agent._prior_offsets[0])[0, 1] > 0.8
+    assert llc_env_action(0.0, 0.5, "prior", 0.6, prior_offset=0.25) == pytest.approx(0.25)
+    assert llc_env_action(0.0, 0.5, "offset", 0.6, prior_offset=0.25) == 0.0
