@@ -24,6 +24,7 @@ from autoq_env import atomic_io
 
 RL_AGENTS = ("hrl", "ddpg-layer", "ddpg-kernel")
 SEARCH_AGENTS = ("random", "greedy", "uniform")
+DETERMINISTIC_AGENTS = ("greedy", "uniform")  # their run does not depend on the seed: one seed is all of them
 
 
 class AgentSession(ABC):

@@ -35,6 +35,7 @@ import numpy as np
 
 from agents.cli import positive_int
 from agents.runner import RunSpec
+from agents.sessions import DETERMINISTIC_AGENTS
 from autoq_env.atomic_io import write_text
 from benchmarks.compare import (
     ENV_ID,
@@ -88,7 +89,6 @@ BASELINES: dict[str, RunSpec] = {  # folder name -> run, each for the ablation's
     "greedy": RunSpec("greedy", 1), "random": RunSpec("random", 1),
     **{f"uniform-{bits}bit": RunSpec("uniform", 1, uniform_bits=bits) for bits in (8, 6, 4)},
 }
-DETERMINISTIC = ("uniform", "greedy")  # agents whose run does not depend on the seed (agents/search.py)
 FULL = {"out": "runs/ablation", "episodes": 200, "seeds": 3, "search_samples": None, "variants": FULL_VARIANTS}
 QUICK = {"out": "runs/ablation-quick", "episodes": 2, "seeds": 1, "search_samples": 200,
          "variants": ["default", "credit-shaped"]}
@@ -96,7 +96,7 @@ QUICK = {"out": "runs/ablation-quick", "episodes": 2, "seeds": 1, "search_sample
 
 def plan(variants: list[str], baselines: list[str], seeds: int, episodes: int, env_kwargs: dict[str, Any],
          profile: str) -> list[PlannedRun]:
-    """The runs: seed by seed, every variant, then every baseline (a deterministic one, ``DETERMINISTIC``,
+    """The runs: seed by seed, every variant, then every baseline (a deterministic one, ``DETERMINISTIC_AGENTS``,
     once, at seed 0: its other seeds would repeat it exactly)."""
     common = {"setting": SETTING, "env_id": ENV_ID, "env_kwargs": env_kwargs, "profile": profile}
     runs = []
@@ -107,7 +107,7 @@ def plan(variants: list[str], baselines: list[str], seeds: int, episodes: int, e
                                                          "variant": VARIANTS[name]}))
         for name in baselines:
             base = BASELINES[name]
-            if base.agent in DETERMINISTIC and seed > 0:
+            if base.agent in DETERMINISTIC_AGENTS and seed > 0:
                 continue
             spec = RunSpec(base.agent, 1 if base.agent == "uniform" else episodes, seed=seed,
                            uniform_bits=base.uniform_bits)
@@ -143,7 +143,7 @@ def paired_difference(runs: list[Run], name: str, other: str) -> str:
     """IQM [95% CI] over the seeds both ran of ``name``'s best reward minus ``other``'s; ``-`` if none.
     A deterministic baseline (run once, at seed 0) pairs with every seed."""
     theirs = {run.seed: float(run.rewards.max()) for run in runs if run.method == other}
-    if BASELINES.get(other, RunSpec("hrl", 1)).agent in DETERMINISTIC and 0 in theirs:
+    if BASELINES.get(other, RunSpec("hrl", 1)).agent in DETERMINISTIC_AGENTS and 0 in theirs:
         theirs = dict.fromkeys({run.seed for run in runs}, theirs[0])
     differences = [float(run.rewards.max()) - theirs[run.seed] for run in runs
                    if run.method == name and run.seed in theirs]

@@ -53,6 +53,7 @@ import autoq_env  # noqa: F401  (registers the envs)
 from agents.cli import positive_int
 from agents.recording import EPISODE_FIELDS, read_episode_csv
 from agents.runner import RunSpec, run_search
+from agents.sessions import DETERMINISTIC_AGENTS
 from autoq_env import atomic_io, evaluation
 from autoq_env.data import SEARCH_POOL_SAMPLES
 from autoq_env.evaluation import SequentialRule
@@ -162,12 +163,14 @@ def projected_images(method: str, setting: str) -> np.ndarray | None:
 def extrapolate(figures: dict[str, dict[str, float]], episodes: int, seeds: int, settings: int) -> dict[str, Any]:
     """The full benchmark's time from per-method figures: per run its set-up, its episodes and the test
     evaluation of its best configuration; per setting the uniform references (one evaluation and one
-    test evaluation each) and the uniform 8-bit test evaluation every report shows (memoized)."""
-    per_method = {method: seeds * settings * (f["setup_s"] + episodes * f["episode_s"] + f["test_evaluation_s"])
+    test evaluation each) and the uniform 8-bit test evaluation every report shows (memoized). A
+    deterministic method (``DETERMINISTIC_AGENTS``) runs one seed, as ``benchmarks.compare`` plans it."""
+    runs = {method: settings * (1 if method in DETERMINISTIC_AGENTS else seeds) for method in figures}
+    per_method = {method: runs[method] * (f["setup_s"] + episodes * f["episode_s"] + f["test_evaluation_s"])
                   for method, f in figures.items()}
     any_figures = next(iter(figures.values()))
     references_s = settings * (len(UNIFORM_BITS) + 1) * (any_figures["evaluation_s"] + any_figures["test_evaluation_s"])
-    evaluation_s = sum(seeds * settings * episodes * f["evaluation_s"] for f in figures.values())
+    evaluation_s = sum(runs[method] * episodes * f["evaluation_s"] for method, f in figures.items())
     total_s = sum(per_method.values()) + references_s
     return {"per_method_s": per_method, "references_s": references_s, "total_s": total_s,
             "search_evaluation_share": evaluation_s / total_s}

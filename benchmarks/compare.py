@@ -18,7 +18,8 @@ What is compared, all defined in this file:
   env's default.
 - methods: ``hrl`` (hierarchical DDPG, AutoQ), ``ddpg-kernel`` (flat kernel-wise DDPG), ``ddpg-layer``
   (HAQ's layer-wise DDPG), ``random`` and ``greedy`` (search baselines, ``greedy`` the strong one),
-  each for ``--episodes`` episodes (evaluations for the search baselines) and seeds ``0 .. --seeds - 1``;
+  each for ``--episodes`` episodes (evaluations for the search baselines) and seeds ``0 .. --seeds - 1``
+  (``greedy`` at seed 0 only: it is deterministic, its other seeds would repeat that run exactly);
   and ``uniform``: the uniform 8-, 6- and 4-bit references (one evaluation each, seed 0, as they do
   not depend on a seed).
 - hyper-parameters: the agents' own versioned YAML files (``agents/hyperparams/*.yml``), copied into
@@ -64,6 +65,7 @@ from agents.checkpoint import CHECKPOINT_FILE, StopSignals
 from agents.cli import positive_int
 from agents.hyperparams import DEFAULT_FILES, HYPERPARAMS_DIR, load_hyperparams
 from agents.runner import RunInterrupted, RunSpec, prepare_out, run_search
+from agents.sessions import DETERMINISTIC_AGENTS
 from autoq_env import atomic_io
 from autoq_env.data import SEARCH_POOL_SAMPLES
 
@@ -131,8 +133,9 @@ def agent_hyperparams(agent: str) -> dict[str, Any] | None:
 
 def plan_runs(setting_names: list[str], methods: list[str], seeds: int, episodes: int,
               env_kwargs: dict[str, dict[str, Any]], profile: str, device: str = "cpu") -> list[PlannedRun]:
-    """Every run, setting by setting: the uniform references first, then seed by seed every search method
-    (``device``: where each run's agent networks live)."""
+    """Every run, setting by setting: the uniform references first, then seed by seed every search method,
+    a deterministic one (``DETERMINISTIC_AGENTS``: greedy) at seed 0 only, as its other seeds would repeat
+    it exactly (``device``: where each run's agent networks live)."""
     runs = []
     for setting in setting_names:
         common = {"setting": setting, "env_id": ENV_ID, "env_kwargs": env_kwargs[setting], "profile": profile}
@@ -143,7 +146,7 @@ def plan_runs(setting_names: list[str], methods: list[str], seeds: int, episodes
         for seed in range(seeds):
             runs += [PlannedRun(setting, method, RunSpec(method, episodes, seed=seed, device=device),
                                 {**common, "hyperparams": agent_hyperparams(method)})
-                     for method in methods if method != "uniform"]
+                     for method in methods if method != "uniform" and (seed == 0 or method not in DETERMINISTIC_AGENTS)]
     return runs
 
 

@@ -16,6 +16,8 @@ def test_extrapolation_of_known_figures() -> None:
     assert plan["references_s"] == pytest.approx(references)
     assert plan["total_s"] == pytest.approx(2140 + 1040 + references)
     assert plan["search_evaluation_share"] == pytest.approx(10 * 100 * (1.5 + 1.0) / plan["total_s"])
+    greedy = budget.extrapolate({"greedy": figures["b"]}, episodes=100, seeds=5, settings=2)
+    assert greedy["per_method_s"] == {"greedy": 2 * (100 + 4)}  # deterministic: one seed per setting
 
 
 @pytest.mark.parametrize("method", ["random", "ddpg-layer"])

@@ -178,10 +178,11 @@ def test_compare_refuses_bad_arguments_with_the_reason(arguments, message, capsy
 
 def test_plan_runs_every_method_seed_and_setting_once() -> None:
     kwargs = {name: compare.SETTINGS[name] for name in compare.SETTINGS}
-    runs = compare.plan_runs(list(compare.SETTINGS), ["hrl", "uniform", "random"], seeds=3, episodes=7,
+    runs = compare.plan_runs(list(compare.SETTINGS), ["hrl", "uniform", "random", "greedy"], seeds=3, episodes=7,
                              env_kwargs=kwargs, profile="full")
     folders = [run.folder(Path("out")) for run in runs]
-    assert len(folders) == len(set(folders)) == 4 * (3 + 2 * 3)
+    assert len(folders) == len(set(folders)) == 4 * (3 + 2 * 3 + 1)  # greedy is deterministic: seed 0 only
+    assert {run.spec.seed for run in runs if run.method == "greedy"} == {0}
     uniform = [run for run in runs if run.spec.agent == "uniform"]
     assert {(run.method, run.spec.episodes, run.spec.seed) for run in uniform} == {
         ("uniform-8bit", 1, 0), ("uniform-6bit", 1, 0), ("uniform-4bit", 1, 0)}

@@ -97,7 +97,7 @@ def test_ray_benchmark_survives_a_killed_worker_and_matches_the_local_backend(tm
     assert driver.wait(timeout=DEADLINE_S) == 0, log.read_text()[-3000:]
 
     folders = {out / "accuracy-temporal" / method / f"seed-{seed}"
-               for method in ("random", "greedy") for seed in (0, 1)}
+               for method, seeds in (("random", (0, 1)), ("greedy", (0,))) for seed in seeds}  # greedy: deterministic
     assert statuses(out) == dict.fromkeys(folders, "finished")
     for folder in folders:
         episodes = [row["episode"] for row in csv.DictReader(open(folder / "episodes.csv"))]
