@@ -59,11 +59,12 @@ LAST_EPISODES = 20
 CURVE_WINDOW = 10  # episodes in the learning curves' running mean
 
 # name -> overrides of agents/hyperparams/hrl.yml. "default" is the YAML as it is; each other variant
-# changes one mechanism; "before-issue-13" is the agent as it was (shaped rewards, unclipped, absolute LLC
-# actions with an independent noise draw per kernel of the HLC's width). "explore-kernel" and
+# changes one mechanism ("explore-offset-layer": the goal-offset LLC without the water-filling prior;
+# "explore-kernel": absolute LLC actions, a noise draw per kernel); "before-issue-13" is the agent as it
+# was (shaped rewards, unclipped, noise decay 0.99, absolute LLC actions with an independent noise draw
+# per kernel of the HLC's width). "explore-kernel" and
 # "explore-kernel-clip-1" are the names the probe of benchmarks/results/ablation-probe used (with the
 # YAML of that time, recorded in its run.json files).
-LLC_PRIOR = {"llc_action": "prior", "llc_noise": "layer", "llc_noise_scale": 0.5}  # residual on water-filling
 INDEPENDENT_KERNEL_NOISE = {"llc_action": "absolute", "llc_noise": "kernel", "llc_noise_scale": 1.0}
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
@@ -77,13 +78,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "explore-offset-layer": {"llc_action": "offset", "llc_noise": "layer", "llc_noise_scale": 0.5},
     "explore-offset-kernel-noise": {"llc_action": "offset", "llc_noise": "kernel"},
     "hindsight-off": {"hindsight_relabel": False},
-    "llc-prior": LLC_PRIOR,
-    "llc-prior-decay-0.97": {**LLC_PRIOR, "noise_decay": 0.97},
+    "decay-0.99": {"noise_decay": 0.99},
     **{f"zeta-{zeta:g}": {"zeta": zeta} for zeta in (0.25, 0.5, 0.75, 1.0)},
-    "before-issue-13": {"credit_assignment": "shaped", "reward_clip": None, **INDEPENDENT_KERNEL_NOISE},
+    "before-issue-13": {"credit_assignment": "shaped", "reward_clip": None, "noise_decay": 0.99,
+                        **INDEPENDENT_KERNEL_NOISE},
 }
-FULL_VARIANTS = ["default", "credit-split", "credit-shaped", "no-clip", "explore-offset-layer",
-                 "explore-offset-kernel-noise", "hindsight-off", "zeta-0.25", "zeta-0.5", "zeta-1", "before-issue-13"]
+FULL_VARIANTS = ["default", "credit-split", "credit-shaped", "no-clip", "explore-offset-layer", "explore-kernel",
+                 "decay-0.99", "hindsight-off", "zeta-0.25", "zeta-0.5", "zeta-1", "before-issue-13"]
 BASELINES: dict[str, RunSpec] = {  # folder name -> run, each for the ablation's episodes and seeds
     "ddpg-layer": RunSpec("ddpg-layer", 1), "ddpg-kernel": RunSpec("ddpg-kernel", 1),
     "greedy": RunSpec("greedy", 1), "random": RunSpec("random", 1),
