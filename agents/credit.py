@@ -10,6 +10,13 @@ AutoQ pays its accuracy term only on an episode's last step. Three ways to hand 
   the episode, bootstrapped as the env's episode boundaries say (with ``gamma = 1`` the returns add up
   to the advantage).
 - ``"shaped"``: the env's own potential-based per-step rewards (their sum is the final objective).
+
+Subtracting the baseline when an episode is stored (``subtract_baseline`` of the hierarchical agent)
+labels each transition against the baseline of its own time: as the baseline moves, a poor episode
+stored while the baseline was poorer keeps a higher label than a good one stored later. With terminal
+transitions the baseline is only a shift of the targets, so the agent can store the objective itself;
+``transform_rewards`` then compresses the range instead (the static ``"symlog"``), where clipping an
+advantage to +-1 would also hide how much worse a hopeless episode is.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from typing import Any
 import numpy as np
 
 CREDIT_ASSIGNMENTS = ("broadcast", "split", "shaped")
+REWARD_TRANSFORMS = ("none", "symlog")
 MOVING_ALPHA = 0.5  # HAQ lib/rl/ddpg.py: self.moving_alpha = 0.5
 
 
@@ -71,3 +79,12 @@ def extrinsic_rewards(credit: str, advantage: float, shaped: np.ndarray) -> np.n
 def clip_rewards(rewards: np.ndarray, clip: float | None) -> np.ndarray:
     """``rewards`` clipped to ``[-clip, clip]`` (``None``: unchanged)."""
     return rewards if clip is None else np.clip(rewards, -clip, clip)
+
+
+def transform_rewards(rewards: np.ndarray | float, transform: str) -> np.ndarray:
+    """``"symlog"``: ``sign(r) log(1 + |r|)`` (Hafner et al., 2023, DreamerV3), monotone, slope 1 at 0, so the
+    tenths between good configurations keep their size while a hopeless -50 becomes -3.9; ``"none"``: as is."""
+    if transform not in REWARD_TRANSFORMS:
+        raise ValueError(f"unknown reward transform {transform!r}; allowed: {', '.join(REWARD_TRANSFORMS)}")
+    rewards = np.asarray(rewards, dtype=np.float64)
+    return np.sign(rewards) * np.log1p(np.abs(rewards)) if transform == "symlog" else rewards.copy()

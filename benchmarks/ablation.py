@@ -73,6 +73,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "credit-shaped": {"credit_assignment": "shaped"},
     "no-clip": {"reward_clip": None},
     "reward-clip-1": {"reward_clip": 1.0},
+    "no-symlog": {"reward_transform": "none"},
+    "stale-baseline-clip-1": {"subtract_baseline": True, "reward_transform": "none", "reward_clip": 1.0},
     "explore-kernel": INDEPENDENT_KERNEL_NOISE,
     "explore-kernel-clip-1": {**INDEPENDENT_KERNEL_NOISE, "reward_clip": 1.0},
     "explore-offset-layer": {"llc_action": "offset", "llc_noise": "layer", "llc_noise_scale": 0.5},
@@ -81,10 +83,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "decay-0.99": {"noise_decay": 0.99},
     **{f"zeta-{zeta:g}": {"zeta": zeta} for zeta in (0.25, 0.5, 0.75, 1.0)},
     "before-issue-13": {"credit_assignment": "shaped", "reward_clip": None, "noise_decay": 0.99,
-                        **INDEPENDENT_KERNEL_NOISE},
+                        "subtract_baseline": True, "reward_transform": "none", **INDEPENDENT_KERNEL_NOISE},
 }
-FULL_VARIANTS = ["default", "credit-split", "credit-shaped", "no-clip", "explore-offset-layer", "explore-kernel",
-                 "decay-0.99", "hindsight-off", "zeta-0.25", "zeta-0.5", "zeta-1", "before-issue-13"]
+FULL_VARIANTS = ["default", "credit-split", "credit-shaped", "no-symlog", "stale-baseline-clip-1",
+                 "explore-offset-layer", "explore-kernel", "decay-0.99", "hindsight-off", "zeta-0.25", "zeta-0.5",
+                 "zeta-1", "before-issue-13"]
 BASELINES: dict[str, RunSpec] = {  # folder name -> run, each for the ablation's episodes and seeds
     "ddpg-layer": RunSpec("ddpg-layer", 1), "ddpg-kernel": RunSpec("ddpg-kernel", 1),
     "greedy": RunSpec("greedy", 1), "random": RunSpec("random", 1),

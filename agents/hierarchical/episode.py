@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agents.credit import clip_rewards, extrinsic_rewards
+from agents.credit import clip_rewards, extrinsic_rewards, transform_rewards
 
 
 @dataclass
@@ -57,13 +57,19 @@ class EpisodeState:
     intrinsic: list = field(default_factory=list)  # the LLC's intrinsic reward per kernel step
 
 
-def episode_rewards(episode: EpisodeState, credit: str, advantage: float, zeta: float,
-                    clip: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def episode_rewards(episode: EpisodeState, credit: str, advantage: float, zeta: float, clip: float | None,
+                    transform: str = "none") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Rewards and dones of the episode's HLC and LLC transitions: ``(hlc_rewards, hlc_dones,
     llc_rewards, llc_dones)``. ``"broadcast"`` stores every transition as terminal (HAQ/AMC: each
-    transition's value is the episode's advantage); the others keep the episode and layer boundaries."""
-    hlc_rewards = clip_rewards(extrinsic_rewards(credit, advantage, np.asarray(episode.hlc.shaped)), clip)
-    llc_extrinsic = clip_rewards(extrinsic_rewards(credit, advantage, np.asarray(episode.llc.shaped)), clip)
+    transition's value is the episode's advantage); the others keep the episode and layer boundaries.
+    The advantage (``"shaped"``: each shaped reward) goes through ``transform`` before it is assigned,
+    then the extrinsic rewards are clipped to ``+-clip``."""
+    advantage = float(transform_rewards(advantage, transform))
+
+    def extrinsic(rows: Rows) -> np.ndarray:
+        return clip_rewards(extrinsic_rewards(credit, advantage, transform_rewards(rows.shaped, transform)), clip)
+
+    hlc_rewards, llc_extrinsic = extrinsic(episode.hlc), extrinsic(episode.llc)
     llc_rewards = (1 - zeta) * np.asarray(episode.intrinsic, dtype=np.float64) + zeta * llc_extrinsic
     terminal = credit == "broadcast"
     hlc_dones = np.ones(len(episode.hlc), bool) if terminal else np.asarray(episode.hlc.dones, bool)

@@ -16,7 +16,7 @@ from stable_baselines3.common.utils import configure_logger, set_random_seed
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 from agents.checkpoint import check_signature, replay_buffer_state, set_replay_buffer_state
-from agents.credit import CREDIT_ASSIGNMENTS, MovingAverage
+from agents.credit import CREDIT_ASSIGNMENTS, REWARD_TRANSFORMS, MovingAverage
 from agents.hierarchical.episode import EpisodeState, episode_rewards
 from agents.hierarchical.policies import HLC_FEATURES, LLC_FEATURES, Controller
 from agents.hyperparams import load_hyperparams
@@ -42,6 +42,8 @@ class HRLConfig:
     hindsight_relabel: bool  # store HLC goals relabelled to the mean QBN the layer achieved
     credit_assignment: str  # "broadcast", "split" or "shaped" (agents/credit.py), for both controllers
     moving_alpha: float  # weight of the newest episode in the moving-average baseline (HAQ: 0.5)
+    subtract_baseline: bool  # store the final objective minus the baseline (else the objective itself)
+    reward_transform: str  # "none" or "symlog" (agents.credit.transform_rewards), before reward_clip
     reward_clip: float | None  # extrinsic rewards clipped to [-reward_clip, reward_clip] (None: not clipped)
     llc_action: str  # "absolute": the LLC's action is the kernel's QBN; "offset": an offset from the goal;
     # "prior": an offset from the goal plus the kernel's water-filling offset (agents.sensitivity)
@@ -87,6 +89,8 @@ class HRLConfig:
             "credit_assignment": self.credit_assignment in CREDIT_ASSIGNMENTS,
             "moving_alpha": 0 < self.moving_alpha <= 1,
             "reward_clip": self.reward_clip is None or self.reward_clip > 0,
+            "reward_transform": self.reward_transform in REWARD_TRANSFORMS,
+            "subtract_baseline": isinstance(self.subtract_baseline, bool),
             "llc_action": self.llc_action in LLC_ACTIONS, "llc_noise": self.llc_noise in LLC_NOISES,
             "llc_offset_range": 0 < self.llc_offset_range <= 2, "llc_noise_scale": self.llc_noise_scale >= 0,
         }
@@ -94,8 +98,9 @@ class HRLConfig:
         if bad:
             raise ValueError(f"invalid HRL hyper-parameters {', '.join(f'{b}={getattr(self, b)!r}' for b in bad)}: "
                              "zeta in [0, 1], tau in (0, 1], gamma in [0, 1], noise_decay and moving_alpha in (0, 1], "
-                             f"credit_assignment in {CREDIT_ASSIGNMENTS}, llc_action in {LLC_ACTIONS}, llc_noise in "
-                             f"{LLC_NOISES}, llc_offset_range in (0, 2], reward_clip > 0 or null, "
+                             f"credit_assignment in {CREDIT_ASSIGNMENTS}, reward_transform in {REWARD_TRANSFORMS}, "
+                             f"llc_action in {LLC_ACTIONS}, llc_noise in {LLC_NOISES}, llc_offset_range in (0, 2], "
+                             "reward_clip > 0 or null, "
                              "positive learning rates, sizes and steps")
 
 
@@ -143,9 +148,10 @@ class HierarchicalDDPG:
     extrinsic``, the intrinsic part ``-|running mean QBN - goal| / (b_max - b_min)`` (with ``"prior"``
     the mean of the QBNs minus their prior offsets, so that the prior allocation is on goal); its episodes end
     with the layer. The extrinsic rewards of both come from ``credit_assignment`` (``agents.credit``):
-    the episode's final objective minus a moving-average baseline on every transition, stored as
-    terminal (``"broadcast"``, HAQ/AMC), the same split evenly (``"split"``, NNCF), or the env's
-    shaped per-step rewards (``"shaped"``; the HLC's is their sum over the layer's steps). Both are
+    the episode's final objective (minus a moving-average baseline with ``subtract_baseline``, then
+    through ``reward_transform`` and ``reward_clip``) on every transition, stored as terminal
+    (``"broadcast"``, HAQ/AMC), the same split evenly (``"split"``, NNCF), or the env's shaped
+    per-step rewards (``"shaped"``; the HLC's is their sum over the layer's steps). Both are
     DDPG actor-critics built from stable-baselines3's ``TD3Policy``, each with its own replay buffer.
     Warm-up episodes take uniform random actions; afterwards truncated-normal noise decays per episode
     (the LLC's: per kernel or one draw per layer, ``llc_noise``). Both learn once per episode.
@@ -391,8 +397,9 @@ class HierarchicalDDPG:
         c = self.config
         final_objective = float(info["reward_objective"])
         baseline = self.baseline.update(final_objective)
+        advantage = final_objective - baseline if c.subtract_baseline else final_objective
         hlc_rewards, hlc_dones, llc_rewards, llc_dones = episode_rewards(
-            self._episode, c.credit_assignment, final_objective - baseline, c.zeta, c.reward_clip)
+            self._episode, c.credit_assignment, advantage, c.zeta, c.reward_clip, c.reward_transform)
         for controller, rows, rewards, dones in ((self.hlc, self._episode.hlc, hlc_rewards, hlc_dones),
                                                  (self.llc, self._episode.llc, llc_rewards, llc_dones)):
             controller.store_many(np.stack(rows.features), np.stack(rows.next_features), np.stack(rows.actions),
@@ -478,5 +485,6 @@ class HierarchicalDDPG:
 # What an agent saved before these hyper-parameters existed did: per-step shaped rewards, absolute
 # LLC actions with a noise draw per kernel of the HLC's width, no clipping.
 _CONFIG_BEFORE_CREDIT = {"credit_assignment": "shaped", "moving_alpha": 0.5, "reward_clip": None,
+                         "subtract_baseline": True, "reward_transform": "none",
                          "llc_action": "absolute", "llc_offset_range": 1.0, "llc_noise": "kernel",
                          "llc_noise_scale": 1.0}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.credit import MovingAverage, clip_rewards, extrinsic_rewards
+from agents.credit import MovingAverage, clip_rewards, extrinsic_rewards, transform_rewards
 
 
 def test_moving_average_starts_at_the_first_value_then_moves_by_alpha() -> None:
@@ -34,3 +34,13 @@ def test_broadcast_split_and_shaped_rewards_of_an_episode() -> None:
     assert clip_rewards(shaped, None) is shaped
     with pytest.raises(ValueError, match="credit assignment"):
         extrinsic_rewards("haq", 0.0, shaped)
+
+
+def test_symlog_keeps_small_rewards_and_compresses_hopeless_ones() -> None:
+    rewards = np.array([-50.0, -1.0, 0.0, 0.1, 0.4])
+    transformed = transform_rewards(rewards, "symlog")
+    np.testing.assert_allclose(transformed, [-np.log(51), -np.log(2), 0.0, np.log(1.1), np.log(1.4)])
+    assert np.all(np.diff(transformed) > 0)  # monotone: the order of episodes is kept
+    np.testing.assert_array_equal(transform_rewards(rewards, "none"), rewards)
+    with pytest.raises(ValueError, match="unknown reward transform 'log'; allowed: none, symlog"):
+        transform_rewards(rewards, "log")

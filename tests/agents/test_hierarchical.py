@@ -118,16 +118,21 @@ def test_bad_input_and_mismatched_or_corrupt_files(small_env, tmp_path) -> None:
     assert (tmp_path / "agent.pt").stat().st_size > 1000  # the good file is untouched
 
 
-@pytest.mark.parametrize("credit", ["broadcast", "split"])
-def test_a_finished_episode_is_relabelled_with_its_advantage(small_env, credit) -> None:
+@pytest.mark.parametrize("credit, subtract_baseline, transform", [
+    ("broadcast", True, "none"), ("split", True, "none"), ("broadcast", False, "symlog"), ("split", False, "symlog")])
+def test_a_finished_episode_is_relabelled_with_its_advantage(small_env, credit, subtract_baseline, transform) -> None:
     zeta = 0.75
     agent = HierarchicalDDPG(small_env, seed=2, credit_assignment=credit, zeta=zeta, reward_clip=None,
+                             subtract_baseline=subtract_baseline, reward_transform=transform,
                              **SMALL).learn(total_episodes=2)
     layers, kernels = len(small_env.specs), sum(small_env.problem.num_kernels)
     finals = [row["reward"] for row in agent.episode_log]
     baseline = MovingAverage(0.5)
     for episode, final in enumerate(finals):
-        advantage = final - baseline.update(final)
+        baseline.update(final)  # logged either way
+        advantage = final - baseline.value if subtract_baseline else final
+        if transform == "symlog":
+            advantage = np.sign(advantage) * np.log1p(abs(advantage))
         assert agent.episode_log[episode]["baseline"] == pytest.approx(baseline.value)
         hlc_rows, llc_rows = slice(episode * layers, (episode + 1) * layers), slice(episode * kernels,
                                                                                  (episode + 1) * kernels)
