@@ -17,6 +17,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 from agents.checkpoint import check_signature, replay_buffer_state, set_replay_buffer_state
 from agents.credit import CREDIT_ASSIGNMENTS, REWARD_TRANSFORMS, MovingAverage
+from agents.hierarchical.elite import EliteEpisodes
 from agents.hierarchical.episode import EpisodeState, episode_rewards
 from agents.hierarchical.policies import HLC_FEATURES, LLC_FEATURES, Controller
 from agents.hyperparams import load_hyperparams
@@ -64,6 +65,8 @@ class HRLConfig:
     llc_buffer_size: int
     hlc_gradient_steps: int  # per episode, after warm-up
     llc_gradient_steps: int
+    elite_episodes: int  # self-imitation of the best this many episodes (agents.hierarchical.elite); 0: off
+    imitation_alpha: float  # TD3+BC's alpha: weight of the critic's term against the imitation term
 
     @classmethod
     def from_yaml(cls, path: str | Path | None = None, **overrides: Any) -> HRLConfig:
@@ -91,6 +94,7 @@ class HRLConfig:
             "reward_clip": self.reward_clip is None or self.reward_clip > 0,
             "reward_transform": self.reward_transform in REWARD_TRANSFORMS,
             "subtract_baseline": isinstance(self.subtract_baseline, bool),
+            "elite_episodes": self.elite_episodes >= 0, "imitation_alpha": self.imitation_alpha > 0,
             "llc_action": self.llc_action in LLC_ACTIONS, "llc_noise": self.llc_noise in LLC_NOISES,
             "llc_offset_range": 0 < self.llc_offset_range <= 2, "llc_noise_scale": self.llc_noise_scale >= 0,
         }
@@ -189,6 +193,7 @@ class HierarchicalDDPG:
                               noise_sigma=c.noise_sigma * c.llc_noise_scale,
                               noise_min_sigma=c.noise_min_sigma * c.llc_noise_scale, **common)
         self.baseline = MovingAverage(c.moving_alpha)  # of the episodes' final objectives
+        self.elites = [EliteEpisodes(c.elite_episodes) for _ in range(2)] if c.elite_episodes else None  # HLC, LLC
         self.num_timesteps = 0
         self.num_episodes = 0
         self._best = BestResult()
@@ -400,17 +405,21 @@ class HierarchicalDDPG:
         advantage = final_objective - baseline if c.subtract_baseline else final_objective
         hlc_rewards, hlc_dones, llc_rewards, llc_dones = episode_rewards(
             self._episode, c.credit_assignment, advantage, c.zeta, c.reward_clip, c.reward_transform)
-        for controller, rows, rewards, dones in ((self.hlc, self._episode.hlc, hlc_rewards, hlc_dones),
-                                                 (self.llc, self._episode.llc, llc_rewards, llc_dones)):
-            controller.store_many(np.stack(rows.features), np.stack(rows.next_features), np.stack(rows.actions),
-                                  rewards, dones)
+        controllers = ((self.hlc, self._episode.hlc, hlc_rewards, hlc_dones),
+                       (self.llc, self._episode.llc, llc_rewards, llc_dones))
+        for index, (controller, rows, rewards, dones) in enumerate(controllers):
+            features, actions = np.stack(rows.features), np.stack(rows.actions)
+            controller.store_many(features, np.stack(rows.next_features), actions, rewards, dones)
+            if self.elites is not None:
+                self.elites[index].offer(final_objective, features, actions)
         self.num_episodes += 1
         losses = {}
         if not warmup:
-            losses = {f"hlc_{k}": v for k, v in self.hlc.train(c.hlc_gradient_steps, c.batch_size, c.gamma,
-                                                                 c.tau).items()}
-            losses.update({f"llc_{k}": v for k, v in self.llc.train(c.llc_gradient_steps, c.batch_size, c.gamma,
-                                                                      c.tau).items()})
+            for index, (name, controller, steps) in enumerate((("hlc", self.hlc, c.hlc_gradient_steps),
+                                                               ("llc", self.llc, c.llc_gradient_steps))):
+                imitation = None if self.elites is None else self.elites[index].transitions()
+                losses.update({f"{name}_{k}": v for k, v in controller.train(
+                    steps, c.batch_size, c.gamma, c.tau, imitation, c.imitation_alpha).items()})
             self.hlc.noise.reset()
             self.llc.noise.reset()
         row = episode_row(self.num_episodes, info, time.perf_counter() - started)
@@ -440,6 +449,7 @@ class HierarchicalDDPG:
             raise RuntimeError("training_state is taken between episodes, not inside one")
         return {"hlc_buffer": replay_buffer_state(self.hlc.replay_buffer),
                 "llc_buffer": replay_buffer_state(self.llc.replay_buffer),
+                "elites": None if self.elites is None else [elite.get_state() for elite in self.elites],
                 "rng": self._rng.bit_generator.state, "episode_log": list(self.episode_log),
                 "observation": None if self._observation is None else self._observation.copy()}
 
@@ -447,6 +457,9 @@ class HierarchicalDDPG:
         """Restore ``training_state``; the attached env must already be at ``state["observation"]``."""
         set_replay_buffer_state(self.hlc.replay_buffer, state["hlc_buffer"])
         set_replay_buffer_state(self.llc.replay_buffer, state["llc_buffer"])
+        if self.elites is not None and state.get("elites"):  # absent from checkpoints made before self-imitation
+            for elite, elite_state in zip(self.elites, state["elites"], strict=True):
+                elite.set_state(elite_state)
         self._rng.bit_generator.state = state["rng"]
         self.episode_log = list(state["episode_log"])
         self._observation = state["observation"]
@@ -485,6 +498,7 @@ class HierarchicalDDPG:
 # What an agent saved before these hyper-parameters existed did: per-step shaped rewards, absolute
 # LLC actions with a noise draw per kernel of the HLC's width, no clipping.
 _CONFIG_BEFORE_CREDIT = {"credit_assignment": "shaped", "moving_alpha": 0.5, "reward_clip": None,
-                         "subtract_baseline": True, "reward_transform": "none",
+                         "subtract_baseline": True, "reward_transform": "none", "elite_episodes": 0,
+                         "imitation_alpha": 2.5,
                          "llc_action": "absolute", "llc_offset_range": 1.0, "llc_noise": "kernel",
                          "llc_noise_scale": 1.0}

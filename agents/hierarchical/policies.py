@@ -122,12 +122,17 @@ class Controller:
         return self.sample_rng.integers(0, buffer.buffer_size if buffer.full else buffer.pos,
                                         size=(gradient_steps, batch_size))
 
-    def train(self, gradient_steps: int, batch_size: int, gamma: float, tau: float) -> dict[str, float]:
+    def train(self, gradient_steps: int, batch_size: int, gamma: float, tau: float,
+              imitation: tuple[np.ndarray, np.ndarray] | None = None,
+              imitation_alpha: float = 2.5) -> dict[str, float]:
         """``gradient_steps`` DDPG updates on minibatches from the replay buffer; returns mean losses.
 
         Each update: the critic regresses ``Q(s, a)`` on ``r + (1 - d) * gamma * Q'(s', pi'(s'))``
         (mean squared error), then the actor minimises ``-Q(s, pi(s))``, then both target networks
-        move towards their networks by ``tau`` (polyak averaging).
+        move towards their networks by ``tau`` (polyak averaging). With ``imitation`` (features and
+        actions to imitate, ``agents.hierarchical.elite``) the actor minimises the TD3+BC loss
+        ``-imitation_alpha Q(s, pi(s)) / mean|Q| + mean (pi(s_e) - a_e)^2`` instead, a minibatch of
+        ``batch_size`` imitated rows per update drawn from ``sample_rng``.
         """
         if self.replay_buffer.size() == 0 or gradient_steps <= 0:
             return {}
@@ -139,6 +144,9 @@ class Controller:
         targets = list(actor_target.parameters()) + list(critic_target.parameters())
         sources = actor_params + critic_params
         observations, actions, next_observations, rewards, dones = self._minibatches(gradient_steps, batch_size)
+        if imitation is not None:
+            rows = self.sample_rng.integers(0, len(imitation[0]), size=(gradient_steps, batch_size))
+            imitated_features, imitated_actions = (th.as_tensor(array[rows], device=self.device) for array in imitation)
         actor_losses, critic_losses = [], []
         policy.set_training_mode(True)
         for step in range(gradient_steps):
@@ -151,7 +159,12 @@ class Controller:
                 param.grad = None
             critic_loss.backward()
             critic_optimizer.step()
-            actor_loss = -critic(th.cat([observation, actor(observation)], dim=1)).mean()
+            q = critic(th.cat([observation, actor(observation)], dim=1))
+            if imitation is None:
+                actor_loss = -q.mean()
+            else:
+                actor_loss = -imitation_alpha * q.mean() / q.abs().mean().detach().clamp_min(1e-6) + F.mse_loss(
+                    actor(imitated_features[step]), imitated_actions[step])
             for param in actor_params:
                 param.grad = None
             actor_loss.backward(inputs=actor_params)  # the critic's weight gradients are not needed
