@@ -178,7 +178,8 @@ class HierarchicalDDPG:
         self.env: VecEnv | None = None
         self.env_signature: dict | None = None
         self.b_min, self.b_max = 2, 8
-        self._prior_offsets: list[np.ndarray] | None = None  # llc_action="prior": per layer, action units
+        self._prior_offsets: list[np.ndarray] | None = None  # llc_action="prior": per layer, QBNs
+        self._tolerance_pts = 0.0
         if env is not None:
             self.set_env(env)
         if seed is not None:
@@ -227,6 +228,7 @@ class HierarchicalDDPG:
             check_signature(self.env_signature, signature)
         self.env, self.env_signature = vec_env, signature
         self.b_min, self.b_max = core.b_min, core.b_max
+        self._tolerance_pts = core.reward_weights.tolerance_pts  # episodes within it may enter the elite
         self._prior_offsets = None
         if self.config.llc_action == "prior":
             self._prior_offsets = water_filling_offsets(kernel_loss_table(core))
@@ -410,7 +412,7 @@ class HierarchicalDDPG:
         for index, (controller, rows, rewards, dones) in enumerate(controllers):
             features, actions = np.stack(rows.features), np.stack(rows.actions)
             controller.store_many(features, np.stack(rows.next_features), actions, rewards, dones)
-            if self.elites is not None:
+            if self.elites is not None and info["accuracy_drop"] <= self._tolerance_pts:  # only what worked
                 self.elites[index].offer(final_objective, features, actions)
         self.num_episodes += 1
         losses = {}
