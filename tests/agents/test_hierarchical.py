@@ -225,3 +225,18 @@ def test_llc_prior_actions_spread_the_goal_by_the_water_filling_offsets(small_en
     assert np.corrcoef(qbns, agent._prior_offsets[0])[0, 1] > 0.8
     assert llc_env_action(0.0, 0.5, "prior", 0.6, prior_offset=0.25) == pytest.approx(0.25)
     assert llc_env_action(0.0, 0.5, "offset", 0.6, prior_offset=0.25) == 0.0
+
+
+def test_only_episodes_within_tolerance_are_imitated_and_the_actor_moves_towards_them(small_env) -> None:
+    agent = HierarchicalDDPG(small_env, seed=0, elite_episodes=2, **SMALL)
+    agent.learn(total_episodes=2)
+    drops = [row["accuracy_drop"] for row in agent.episode_log]
+    within = sum(drop <= small_env.reward_weights.tolerance_pts for drop in drops)
+    assert [len(elite.episodes) for elite in agent.elites] == [min(within, 2)] * 2
+    # imitation alone (a huge alpha-free pull): the HLC actor's output approaches the imitated actions
+    features = np.random.default_rng(0).uniform(-1, 1, (22, len(agent.hlc.feature_index))).astype(np.float32)
+    actions = np.full((22, 2), 0.5, np.float32)
+    before = np.abs(np.stack([agent.hlc.act(f) for f in features]) - 0.5).mean()
+    agent.hlc.train(200, 16, 1.0, 0.01, imitation=(features, actions), imitation_alpha=1e-6)
+    after = np.abs(np.stack([agent.hlc.act(f) for f in features]) - 0.5).mean()
+    assert after < 0.5 * before
