@@ -212,8 +212,8 @@ def episodes_row(runs: list[Run], setting: str) -> Row:
     measured = f"{summary.format(1)}, {seeds(summary.n)}"
     shortest = min(len(run.episodes) for run in of_hrl)
     if shortest < PAPER_HRL_EPISODES:
-        return Row(setting, claim, paper, measured, f"n/a: runs of {shortest} episodes, shorter than the paper's "
-                                                    f"{PAPER_HRL_EPISODES}, cannot show it")
+        return Row(setting, claim, paper, measured, f"n/a: the shortest run has {shortest} of the paper's "
+                                                    f"{PAPER_HRL_EPISODES} episodes, too few to show it")
     return Row(setting, claim, paper, measured, episodes_verdict(summary))
 
 
