@@ -190,7 +190,7 @@ episode objective (search split). Episodes to {CONVERGENCE_FRACTION:.0%}: the fi
 reward so far is {CONVERGENCE_FRACTION:.0%} of the way from the run's first reward to its final best
 (well defined for negative rewards). Search wall time: the search alone, without the final test-split
 scoring. Headline ratios: for every seed run by both `{HEADLINE_METHOD}` and the baseline
-({" and ".join(f"`{baseline}`" for baseline in HEADLINE_BASELINES)}), the latency (energy) of
+({' and '.join(f'`{baseline}`' for baseline in HEADLINE_BASELINES)}), the latency (energy) of
 `{HEADLINE_METHOD}`'s best configuration within the accuracy tolerance (search-split drop at most the env's
 `tolerance_pts`) over the baseline's; IQM [95% CI] over those seeds; below 1 means `{HEADLINE_METHOD}` is
 cheaper at the same accuracy. A deterministic method (greedy, the uniform references: run once, at seed 0)
