@@ -51,7 +51,7 @@ from benchmarks.compare import (
     write_benchmark_record,
 )
 from benchmarks.figures import save_png
-from benchmarks.report import Run, load_runs
+from benchmarks.runs import Run, load_runs, share_within_tolerance
 from benchmarks.stats import summarise
 
 SETTING = "accuracy-temporal"  # the default env
@@ -124,16 +124,10 @@ def last_rewards(run: Run) -> np.ndarray:
     return run.rewards[-LAST_EPISODES:]
 
 
-def share_within_tolerance(run: Run) -> float:
-    """Share of the last ``LAST_EPISODES`` episodes whose search-split drop is within the tolerance."""
-    drops = np.array([row["accuracy_drop"] for row in run.episodes[-LAST_EPISODES:]])
-    return float(np.mean(drops <= run.tolerance_pts))
-
-
 COLUMNS = (  # title, digits, number of a run
     ("best reward", 3, lambda run: float(run.rewards.max())),
     (f"last-{LAST_EPISODES} mean reward", 3, lambda run: float(last_rewards(run).mean())),
-    (f"last {LAST_EPISODES} within tolerance", 2, share_within_tolerance),
+    (f"last {LAST_EPISODES} within tolerance", 2, lambda run: share_within_tolerance(run, LAST_EPISODES)),
     ("best: test drop (points)", 2, lambda run: run.report["test"]["best"]["accuracy_drop"]),
     ("best: latency vs 8-bit", 3, lambda run: run.report["test"]["best"]["latency_rel"]),
     ("best found in episode", 0, lambda run: float(run.report["search"]["episode"])),

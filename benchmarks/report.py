@@ -5,8 +5,10 @@
 Reads every ``DIR/<setting>/<method>/seed-<k>/`` written by ``python -m benchmarks.compare`` (only runs
 whose ``run.json`` says ``"finished"``; the others are counted and named) and writes, atomically:
 
-- ``DIR/report.md``: per setting, a table of every method's interquartile mean (IQM) over seeds with its
-  95% bootstrap confidence interval, and the headline ratio of ``hrl`` to ``ddpg-layer``;
+- ``DIR/report.md``: the paper comparison (``benchmarks.paper``: the AutoQ paper's claims next to what
+  was measured, per setting, with a verdict by fixed rules); per setting, a table of every method's
+  interquartile mean (IQM) over seeds with its 95% bootstrap confidence interval, and the headline ratios
+  of ``hrl`` to ``ddpg-layer`` and to ``ddpg-kernel``;
 - ``DIR/figures/<setting>-learning-curves.png``: best reward so far against episode, median over seeds
   with the 25-75% band;
 - ``DIR/figures/<setting>-pareto.png``: test accuracy against latency and against energy (relative to
@@ -22,10 +24,10 @@ Definitions (also printed in the report; the statistics live in ``benchmarks.sta
 - final reward: the best episode objective of the run (search split).
 - episodes to 90%: the first episode whose best reward so far is 90% of the way from the run's first
   reward to its final best (``benchmarks.stats.episodes_to_fraction``).
-- headline ratio: for each seed that both ``hrl`` and ``ddpg-layer`` ran, the latency (energy) of
-  ``hrl``'s best configuration within the accuracy tolerance (search-split drop at most ``run.json`` ->
-  ``env`` -> ``reward_weights`` -> ``tolerance_pts``) divided by ``ddpg-layer``'s; IQM and interval over
-  those paired seeds.
+- headline ratios: for each seed that both ``hrl`` and the baseline (``ddpg-layer``, ``ddpg-kernel``) ran,
+  the latency (energy) of ``hrl``'s best configuration within the accuracy tolerance (search-split drop at
+  most ``run.json`` -> ``env`` -> ``reward_weights`` -> ``tolerance_pts``) divided by the baseline's; IQM
+  and interval over those paired seeds (``benchmarks.runs.cost_ratios``).
 """
 
 from __future__ import annotations
@@ -34,59 +36,21 @@ import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from agents.recording import read_episode_csv
 from autoq_env.atomic_io import read_json, write_text
+from benchmarks import paper
 from benchmarks.compare import QUICK_NOTICE, SEARCH_METHODS, SETTINGS, UNIFORM_BITS
 from benchmarks.figures import save_png
-from benchmarks.stats import Summary, episodes_to_fraction, running_best, summarise
+from benchmarks.runs import CONVERGENCE_FRACTION, Run, absent, cost_ratios, episodes_to_convergence, load_runs
+from benchmarks.stats import running_best, summarise
 
-CONVERGENCE_FRACTION = 0.9  # "episodes to 90% of the final reward"
-HEADLINE = ("hrl", "ddpg-layer")  # kernel-wise HRL against HAQ's layer-wise DDPG (GUIDE section 1)
+HEADLINE_METHOD = paper.HRL  # kernel-wise HRL (AutoQ) against HAQ's layer-wise DDPG and flat kernel-wise DDPG
+HEADLINE_BASELINES = (paper.LAYER_WISE, paper.FLAT_KERNEL_WISE)
 UNIFORM_METHODS = tuple(f"uniform-{bits}bit" for bits in UNIFORM_BITS)
 METHOD_ORDER = (*SEARCH_METHODS, *UNIFORM_METHODS)
 BAND_PERCENTILES = (25, 75)
-
-
-@dataclass
-class Run:
-    """One finished run folder, as read from its files."""
-
-    setting: str
-    method: str
-    seed: int
-    record: dict[str, Any]  # run.json
-    report: dict[str, Any]  # report.json
-    episodes: list[dict[str, float]]  # episodes.csv
-    best_config: dict[str, Any]  # best_config.json
-
-    @property
-    def rewards(self) -> np.ndarray:
-        return np.array([row["reward"] for row in self.episodes])
-
-    @property
-    def tolerance_pts(self) -> float:
-        return float(self.record["env"]["reward_weights"]["tolerance_pts"])
-
-
-def load_runs(out: Path) -> tuple[list[Run], list[Path]]:
-    """The finished runs under ``out`` and the folders of the unfinished ones."""
-    finished, unfinished = [], []
-    for path in sorted(out.glob("*/*/seed-*/run.json")):
-        folder = path.parent
-        record = read_json(path)
-        if record.get("status") != "finished":
-            unfinished.append(folder)
-            continue
-        episodes = read_episode_csv(folder / "episodes.csv")
-        finished.append(Run(setting=folder.parent.parent.name, method=folder.parent.name,
-                            seed=int(folder.name.removeprefix("seed-")), record=record,
-                            report=read_json(folder / "report.json"), episodes=episodes,
-                            best_config=read_json(folder / "best_config.json")))
-    return finished, unfinished
 
 
 def _ordered(names: set[str], order: tuple[str, ...]) -> list[str]:
@@ -109,8 +73,7 @@ METRICS = (
     Metric("latency vs 8-bit", 3, lambda run: run.report["test"]["best"]["latency_rel"]),
     Metric("energy vs 8-bit", 3, lambda run: run.report["test"]["best"]["energy_rel"]),
     Metric("final reward", 3, lambda run: run.report["search"]["reward_objective"]),
-    Metric(f"episodes to {CONVERGENCE_FRACTION:.0%}", 1,
-           lambda run: episodes_to_fraction(run.rewards, CONVERGENCE_FRACTION)),
+    Metric(f"episodes to {CONVERGENCE_FRACTION:.0%}", 1, episodes_to_convergence),
     Metric("search wall time (s)", 1, lambda run: run.report["wall_time_s"]),
 )
 
@@ -125,24 +88,6 @@ def method_table(runs: list[Run]) -> list[str]:
         cells = [summarise([metric.of_run(run) for run in of_method]).format(metric.digits) for metric in METRICS]
         lines.append(f"| {method} | {len(of_method)} | " + " | ".join(cells) + " |")
     return lines
-
-
-def best_within_tolerance(run: Run) -> dict[str, float] | None:
-    """The run's highest-reward episode whose search-split drop is within the tolerance (``None``: none is)."""
-    within = [row for row in run.episodes if row["accuracy_drop"] <= run.tolerance_pts]
-    return max(within, key=lambda row: row["reward"]) if within else None
-
-
-def headline_ratios(runs: list[Run]) -> dict[str, Summary] | None:
-    """Latency and energy of ``hrl`` over ``ddpg-layer``, paired by seed, within the tolerance."""
-    numerator, denominator = ({run.seed: best_within_tolerance(run) for run in runs if run.method == method}
-                              for method in HEADLINE)
-    seeds = sorted(seed for seed in numerator.keys() & denominator.keys()
-                   if numerator[seed] is not None and denominator[seed] is not None)
-    if not seeds:
-        return None
-    return {metric: summarise([numerator[seed][metric] / denominator[seed][metric] for seed in seeds])
-            for metric in ("latency_rel", "energy_rel")}
 
 
 # -- the figures ------------------------------------------------------------------------------------
@@ -244,10 +189,14 @@ latency and energy relative to the uniform 8-bit model on the same accelerator. 
 episode objective (search split). Episodes to {CONVERGENCE_FRACTION:.0%}: the first episode whose best
 reward so far is {CONVERGENCE_FRACTION:.0%} of the way from the run's first reward to its final best
 (well defined for negative rewards). Search wall time: the search alone, without the final test-split
-scoring. Headline ratio: for every seed run by both `{HEADLINE[0]}` and `{HEADLINE[1]}`, the latency
-(energy) of `{HEADLINE[0]}`'s best configuration within the accuracy tolerance (search-split drop at most
-the env's `tolerance_pts`) over `{HEADLINE[1]}`'s; IQM [95% CI] over those seeds; below 1 means
-`{HEADLINE[0]}` is cheaper at the same accuracy."""
+scoring. Headline ratios: for every seed run by both `{HEADLINE_METHOD}` and the baseline
+({' and '.join(f'`{baseline}`' for baseline in HEADLINE_BASELINES)}), the latency (energy) of
+`{HEADLINE_METHOD}`'s best configuration within the accuracy tolerance (search-split drop at most the env's
+`tolerance_pts`) over the baseline's; IQM [95% CI] over those seeds; below 1 means `{HEADLINE_METHOD}` is
+cheaper at the same accuracy. A deterministic method (greedy, the uniform references: run once, at seed 0)
+pairs with every seed of the other.
+
+{paper.RULES}"""
 
 
 def _setting_description(runs: list[Run]) -> str:
@@ -257,14 +206,18 @@ def _setting_description(runs: list[Run]) -> str:
             f"images, tolerance {runs[0].tolerance_pts} points")
 
 
-def _headline_line(runs: list[Run]) -> str:
-    ratios = headline_ratios(runs)
+def headline_line(runs: list[Run], baseline: str) -> str:
+    """The headline ratio of ``HEADLINE_METHOD`` to ``baseline``, as one sentence."""
+    name = f"Headline ratio {HEADLINE_METHOD} / {baseline}"
+    missing = absent(runs, (HEADLINE_METHOD, baseline))
+    if missing:
+        return f"{name}: n/a (not run: {', '.join(missing)})."
+    ratios = cost_ratios(runs, HEADLINE_METHOD, baseline)
     if ratios is None:
-        return (f"Headline ratio {HEADLINE[0]} / {HEADLINE[1]}: n/a (no seed where both have a configuration "
-                "within the tolerance).")
+        return f"{name}: n/a (no seed where both have a configuration within the tolerance)."
     latency, energy = ratios["latency_rel"], ratios["energy_rel"]
-    return (f"Headline ratio {HEADLINE[0]} / {HEADLINE[1]} within the tolerance, paired by seed ({latency.n} "
-            f"seeds): latency {latency.format(3)}, energy {energy.format(3)}.")
+    return (f"{name} within the tolerance, paired by seed ({paper.seeds(latency.n)}): latency {latency.format(3)}, "
+            f"energy {energy.format(3)}.")
 
 
 def write_report(out: Path) -> Path:
@@ -292,12 +245,18 @@ def write_report(out: Path) -> Path:
                   f"{' with uncommitted changes' if benchmark['git']['uncommitted_changes'] else ''}; "
                   f"{benchmark['machine']['cpu_count']} CPUs, torch {benchmark['machine']['torch']}.", ""]
     lines += ["## Definitions", "", DEFINITIONS, ""]
-    for setting in _ordered({run.setting for run in runs}, tuple(SETTINGS)):
+    settings = _ordered({run.setting for run in runs}, tuple(SETTINGS))
+    lines += ["## Paper comparison", "", *([f"**{notice}**", ""] if notice else []),
+              *paper.comparison_table([row for setting in settings for row in paper.comparison_rows(
+                  [run for run in runs if run.setting == setting], setting)]), ""]
+    for setting in settings:
         of_setting = [run for run in runs if run.setting == setting]
         lines += [f"## {setting}", "", _setting_description(of_setting) + ".", ""]
         if notice:
             lines += [f"**{notice}**", ""]
-        lines += [*method_table(of_setting), "", _headline_line(of_setting), ""]
+        lines += [*method_table(of_setting), ""]
+        for baseline in HEADLINE_BASELINES:
+            lines += [headline_line(of_setting, baseline), ""]
         left = [folder for folder in unfinished if folder.parent.parent.name == setting]
         if left:
             lines += [f"Left out, unfinished: {', '.join(f'`{f.relative_to(out)}`' for f in left)}.", ""]
@@ -305,7 +264,7 @@ def write_report(out: Path) -> Path:
         plot_pareto(of_setting, setting, notice, figures / f"{setting}-pareto.png")
         lines += [f"![learning curves](figures/{setting}-learning-curves.png)",
                   f"![test accuracy against cost](figures/{setting}-pareto.png)"]
-        hrl_runs = [run for run in of_setting if run.method == HEADLINE[0]]
+        hrl_runs = [run for run in of_setting if run.method == HEADLINE_METHOD]
         if hrl_runs:
             best = max(hrl_runs, key=lambda run: run.report["search"]["reward_objective"])
             plot_hrl_qbn(best, notice, figures / f"{setting}-hrl-qbn.png")

@@ -16,6 +16,7 @@ import pytest
 
 from agents.recording import EPISODE_FIELDS
 from benchmarks import compare, report
+from benchmarks.runs import best_within_tolerance, load_runs, paired_by_seed
 from benchmarks.stats import episodes_to_fraction
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -37,7 +38,8 @@ def write_run(root: Path, setting: str, method: str, seed: int, episodes: list[t
     env = {"accelerator": setting.split("-")[1], "mode": mode, "budget": 0.5 if mode == "resource" else None,
            "budget_metric": "latency", "search_samples": 200, "bits": [2, 8],
            "reward_weights": {"tolerance_pts": TOLERANCE_PTS}}
-    record = {"spec": {"agent": method, "seed": seed}, "settings": {"profile": "full"}, "env": env, "status": status}
+    agent = "uniform" if method.startswith("uniform-") else method
+    record = {"spec": {"agent": agent, "seed": seed}, "settings": {"profile": "full"}, "env": env, "status": status}
     (folder / "run.json").write_text(json.dumps(record))
     with open(folder / "episodes.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=EPISODE_FIELDS)
@@ -64,12 +66,18 @@ HRL_REWARDS = [[-2.0, -1.0, 0.5, 1.0], [-3.0, 0.0, 0.0, -1.0], [1.0, 2.0, 2.0, 2
 # per seed, ddpg-layer's best latency within the tolerance; hrl's is HRL_WITHIN[seed]: ratios 0.4, 0.5, 0.5, 0.5, 0.6
 HRL_WITHIN = [0.2, 0.25, 0.3, 0.35, 0.3]
 DDPG_WITHIN = [0.5, 0.5, 0.6, 0.7, 0.5]
+# per seed, how many of ddpg-kernel's 6 episodes (latency 0.6, energy 0.8) are within the tolerance; hrl's: 5 of 6
+KERNEL_EPISODES_WITHIN = [0, 1, 2, 3, 4]
+SPATIAL_HRL_BEST_AT = [50, 60, 70]  # accuracy-spatial: 200-episode hrl runs whose reward steps up at these episodes
+SPATIAL_KERNEL_LATE_WITHIN = [0, 5, 10]  # ... and ddpg-kernel's, with this many of the last 20 within the tolerance
 
 
 @pytest.fixture
 def synthetic_benchmark(tmp_path: Path) -> Path:
-    """Two settings: accuracy-temporal with 5 seeds of hrl and ddpg-layer, a uniform reference and an
-    unfinished run; resource-spatial with one hrl run."""
+    """Three settings: accuracy-temporal with 5 seeds of hrl, ddpg-layer and ddpg-kernel, greedy at seed 0, a
+    uniform reference and an unfinished run; accuracy-spatial with 3 seeds of hrl and ddpg-kernel of 200
+    episodes; resource-spatial with one run of hrl and one of ddpg-layer, none of whose episodes is within the
+    tolerance."""
     root = tmp_path / "bench"
     for seed in range(5):
         hrl_episodes = [(reward, 0.3, HRL_WITHIN[seed], 0.5) for reward in HRL_REWARDS[seed]]
@@ -79,12 +87,27 @@ def synthetic_benchmark(tmp_path: Path) -> Path:
                   {"accuracy_drop": 0.1 * seed, "latency_rel": HRL_TEST_LATENCY[seed], "energy_rel": 0.5})
         write_run(root, "accuracy-temporal", "ddpg-layer", seed, [(-1.0, 0.1, DDPG_WITHIN[seed], 1.0)],
                   {"accuracy_drop": 0.2, "latency_rel": 0.8, "energy_rel": 0.9})
+        write_run(root, "accuracy-temporal", "ddpg-kernel", seed,
+                  [(-1.0, 0.1 if episode < KERNEL_EPISODES_WITHIN[seed] else 3.0, 0.6, 0.8) for episode in range(6)],
+                  {"accuracy_drop": 1.5, "latency_rel": 0.6, "energy_rel": 0.8})
+    write_run(root, "accuracy-temporal", "greedy", 0, [(0.5, 0.2, 0.45, 0.55), (0.7, 0.4, 0.4, 0.5)],
+              {"accuracy_drop": 0.3, "latency_rel": 0.4, "energy_rel": 0.5})
+    for seed, best_at in enumerate(SPATIAL_HRL_BEST_AT):
+        write_run(root, "accuracy-spatial", "hrl", seed,
+                  [(0.0 if episode < best_at else 1.0, 0.1, 0.7, 0.8) for episode in range(1, 201)],
+                  {"accuracy_drop": 0.2, "latency_rel": 0.7, "energy_rel": 0.8})
+        late_within = SPATIAL_KERNEL_LATE_WITHIN[seed]
+        write_run(root, "accuracy-spatial", "ddpg-kernel", seed,
+                  [(-1.0, 0.1 if 180 <= episode < 180 + late_within else 3.0, 0.8, 0.9) for episode in range(200)],
+                  {"accuracy_drop": 2.0, "latency_rel": 0.8, "energy_rel": 0.9})
     write_run(root, "accuracy-temporal", "hrl", 5, [(9.0, 0.0, 0.1, 0.1)],
               {"accuracy_drop": 0.0, "latency_rel": 0.1, "energy_rel": 0.1}, status="running")
     write_run(root, "accuracy-temporal", "uniform-8bit", 0, [(0.0, 0.0, 1.0, 1.0)],
               {"accuracy_drop": -0.05, "latency_rel": 1.0, "energy_rel": 1.0})
     write_run(root, "resource-spatial", "hrl", 0, [(-0.2, 0.1, 0.45, 0.6), (-0.1, 0.2, 0.5, 0.6)],
               {"accuracy_drop": 0.4, "latency_rel": 0.5, "energy_rel": 0.6})
+    write_run(root, "resource-spatial", "ddpg-layer", 0, [(-0.5, 1.0, 0.5, 0.6)],
+              {"accuracy_drop": 0.7, "latency_rel": 0.5, "energy_rel": 0.6})
     return root
 
 
@@ -131,18 +154,88 @@ def test_report_tables_hold_the_statistics_of_known_numbers(synthetic_benchmark:
 
     uniform = dict(zip(titles, table_row(markdown, "accuracy-temporal", "uniform-8bit")))
     assert uniform["seeds"] == "1" and uniform["latency vs 8-bit"] == "1.000 (n/a)"
+    greedy = dict(zip(titles, table_row(markdown, "accuracy-temporal", "greedy")))  # deterministic: seed 0 only
+    assert greedy["seeds"] == "1" and greedy["latency vs 8-bit"] == "0.400 (n/a)"
 
     ratios = sorted(h / d for h, d in zip(HRL_WITHIN, DDPG_WITHIN))  # 0.4, 0.5, 0.5, 0.5, 0.6
     headline = next(line for line in section_of(markdown, "accuracy-temporal").splitlines()
                     if line.startswith("Headline ratio"))
     assert f"(5 seeds): latency {sum(ratios[1:4]) / 3:.3f} [" in headline
     assert "energy 0.500 [0.500, 0.500]" in headline  # hrl's within-tolerance energy 0.5 over ddpg-layer's 1.0
+    # against ddpg-kernel: seed 0 has no episode within the tolerance; seeds 1-4 latency 0.6, energy 0.8
+    kernel_ratios = sorted(HRL_WITHIN[seed] / 0.6 for seed in range(1, 5))  # IQM of 4: the middle two
+    kernel_headline = next(line for line in section_of(markdown, "accuracy-temporal").splitlines()
+                           if line.startswith("Headline ratio hrl / ddpg-kernel"))
+    assert f"(4 seeds): latency {sum(kernel_ratios[1:3]) / 2:.3f} [" in kernel_headline
+    assert "energy 0.625 [0.625, 0.625]" in kernel_headline
 
     resource = section_of(markdown, "resource-spatial")
     assert "budget 0.5 of 8-bit latency" in resource
     assert table_row(markdown, "resource-spatial", "hrl")[2] == "0.40 (n/a)"
-    assert "Headline ratio hrl / ddpg-layer: n/a" in resource
-    assert_figures(root, ["accuracy-temporal", "resource-spatial"], ["accuracy-temporal", "resource-spatial"])
+    assert "Headline ratio hrl / ddpg-layer: n/a (no seed where both have a configuration within the" in resource
+    assert "Headline ratio hrl / ddpg-kernel: n/a (not run: ddpg-kernel)." in resource
+    settings = ["accuracy-temporal", "accuracy-spatial", "resource-spatial"]
+    assert_figures(root, settings, settings)
+
+
+def paper_row(markdown: str, setting: str, claim: str) -> dict[str, str]:
+    """The cells of the paper comparison's row of ``setting`` whose claim starts with ``claim``."""
+    section = markdown.split("## Paper comparison\n", 1)[1].split("\n## ", 1)[0]
+    line = next(line for line in section.splitlines() if line.startswith(f"| {setting} | {claim}"))
+    return dict(zip(("setting", "claim", "paper", "measured", "verdict"),
+                    (cell.strip() for cell in line.strip("|").split("|"))))
+
+
+def test_paper_comparison_rows_follow_the_rules_on_known_numbers(synthetic_benchmark: Path) -> None:
+    markdown = report.write_report(synthetic_benchmark).read_text()
+    assert markdown.index("## Paper comparison") < markdown.index("## accuracy-temporal")
+
+    # hrl / ddpg-layer latency 0.4, 0.5, 0.5, 0.5, 0.6: IQM 0.5, the paper's 0.459 inside the interval
+    latency = paper_row(markdown, "accuracy-temporal", "latency vs ddpg-layer")
+    assert latency["paper"] == "0.459 (-54.06%)"
+    assert latency["measured"].startswith("0.500 [") and latency["measured"].endswith(", 5 seeds")
+    assert latency["verdict"].startswith("agrees")
+    energy = paper_row(markdown, "accuracy-temporal", "energy vs ddpg-layer")  # 0.5 on every seed
+    assert energy["measured"] == "0.500 [0.500, 0.500], 5 seeds"
+    assert energy["verdict"].startswith("HRL cuts less than the paper says (our interval lies between its 0.493 and 1)")
+
+    # late episodes within the tolerance: hrl 5 of 6 on every seed, ddpg-kernel 0 to 4 of 6
+    flat = paper_row(markdown, "accuracy-temporal", "flat kernel-wise DDPG fails")
+    differences = sorted(5 / 6 - within / 6 for within in KERNEL_EPISODES_WITHIN)
+    assert flat["measured"].startswith("hrl 0.83 [0.83, 0.83], ddpg-kernel 0.33 [")
+    assert f"difference {sum(differences[1:4]) / 3:.2f} [" in flat["measured"]
+    too_short = "n/a: the shortest run has 6 of the paper's 200 episodes, too few to show it"
+    assert flat["verdict"] == too_short
+    assert paper_row(markdown, "accuracy-temporal", "HRL learns")["verdict"] == too_short
+
+    # accuracy-spatial: 200 episodes; hrl's best reward reached at episodes 50, 60, 70, its late episodes all
+    # within the tolerance; ddpg-kernel's 0, 5 and 10 of its last 20: differences 1, 0.75, 0.5
+    episodes = paper_row(markdown, "accuracy-spatial", "HRL learns")
+    assert [episodes_to_fraction([0.0] * (k - 1) + [1.0] * (201 - k), 0.9) for k in SPATIAL_HRL_BEST_AT] == [50, 60, 70]
+    assert episodes["measured"] == "60.0 [50.0, 70.0], 3 seeds"
+    assert episodes["verdict"].startswith("HRL reaches 90% of its final best sooner than the paper's 200 episodes")
+    for claim in ("latency vs", "energy vs"):
+        assert paper_row(markdown, "accuracy-spatial", claim)["verdict"] == "n/a (not run: ddpg-layer)"
+    flat = paper_row(markdown, "accuracy-spatial", "flat")
+    assert flat["measured"] == ("hrl 1.00 [1.00, 1.00], ddpg-kernel 0.25 [0.00, 0.50]; difference 0.75 [0.50, 1.00], "
+                                "3 seeds")
+    assert flat["verdict"] == ("agrees: ddpg-kernel's late episodes are within the tolerance less often than HRL's "
+                               "(after 200 episodes, the paper's 250)")
+
+    # resource mode: accuracy at the budget instead of latency and energy, one seed: no verdict
+    budget = paper_row(markdown, "resource-spatial", "accuracy at the budget")
+    assert budget["paper"].startswith("no figure") and budget["measured"] == "-0.30 (n/a) points, 1 seed"
+    assert budget["verdict"] == "one seed: no interval, so no verdict"
+    assert not any(row.startswith("| resource-spatial | latency") for row in markdown.splitlines())
+
+
+def test_a_deterministic_method_pairs_with_every_seed(synthetic_benchmark: Path) -> None:
+    runs = [run for run in load_runs(synthetic_benchmark)[0] if run.setting == "accuracy-temporal"]
+    assert [run.deterministic for run in runs if run.method in ("greedy", "hrl", "uniform-8bit")].count(True) == 2
+    assert paired_by_seed(runs, "hrl", "greedy", lambda run: run.seed) == [(seed, 0) for seed in range(5)]
+    assert paired_by_seed(runs, "greedy", "hrl", lambda run: run.seed) == [(0, seed) for seed in range(5)]
+    assert paired_by_seed(runs, "hrl", "ddpg-layer", lambda run: run.seed) == [(seed, seed) for seed in range(5)]
+    assert paired_by_seed(runs, "hrl", "ddpg-kernel", best_within_tolerance)[0][0]["latency_rel"] == HRL_WITHIN[1]
 
 
 def test_quick_runs_say_so_above_every_table(synthetic_benchmark: Path) -> None:
@@ -153,6 +246,8 @@ def test_quick_runs_say_so_above_every_table(synthetic_benchmark: Path) -> None:
     for setting in ("accuracy-temporal", "resource-spatial"):
         section = section_of(markdown, setting)
         assert section.index(compare.QUICK_NOTICE) < section.index("| method |")
+    comparison = markdown.split("## Paper comparison\n", 1)[1]
+    assert comparison.index(compare.QUICK_NOTICE) < comparison.index("| setting |")
     assert "commit `abc` with uncommitted changes" in markdown
 
 
@@ -246,6 +341,11 @@ def test_quick_compare_killed_resumes_then_reports_every_table_and_figure(tmp_pa
     assert section.index(compare.QUICK_NOTICE) < section.index("| method |")
     for method in ("hrl", "uniform-8bit", "uniform-6bit", "uniform-4bit"):
         assert table_row(markdown, "accuracy-temporal", method)[1] == ("2" if method == "hrl" else "1")
+    comparison = markdown.split("## Paper comparison\n", 1)[1]
+    assert comparison.index(compare.QUICK_NOTICE) < comparison.index("| setting |")
+    assert paper_row(markdown, "accuracy-temporal", "latency vs")["verdict"] == "n/a (not run: ddpg-layer)"
+    assert paper_row(markdown, "accuracy-temporal", "flat")["verdict"] == "n/a (not run: ddpg-kernel)"
+    assert paper_row(markdown, "accuracy-temporal", "HRL learns")["measured"].endswith(", 2 seeds")
     assert_figures(out, ["accuracy-temporal"], ["accuracy-temporal"])
 
 
