@@ -51,7 +51,7 @@ from benchmarks.compare import (
     write_benchmark_record,
 )
 from benchmarks.figures import save_png
-from benchmarks.runs import Run, load_runs, share_within_tolerance
+from benchmarks.runs import Run, load_runs, paired_by_seed, share_within_tolerance
 from benchmarks.stats import summarise
 
 SETTING = "accuracy-temporal"  # the default env
@@ -139,13 +139,9 @@ PAIRED_WITH = ("ddpg-layer", "uniform-6bit", "greedy")  # best reward minus thei
 
 def paired_difference(runs: list[Run], name: str, other: str) -> str:
     """IQM [95% CI] over the seeds both ran of ``name``'s best reward minus ``other``'s; ``-`` if none.
-    A deterministic baseline (run once, at seed 0) pairs with every seed."""
-    theirs = {run.seed: float(run.rewards.max()) for run in runs if run.method == other}
-    if BASELINES.get(other, RunSpec("hrl", 1)).agent in DETERMINISTIC_AGENTS and 0 in theirs:
-        theirs = dict.fromkeys({run.seed for run in runs}, theirs[0])
-    differences = [float(run.rewards.max()) - theirs[run.seed] for run in runs
-                   if run.method == name and run.seed in theirs]
-    return summarise(differences).format(3) if differences and name != other else "-"
+    A deterministic baseline (run once, at seed 0) pairs with every seed (``benchmarks.runs.paired_by_seed``)."""
+    pairs = paired_by_seed(runs, name, other, lambda run: float(run.rewards.max()))
+    return summarise([ours - theirs for ours, theirs in pairs]).format(3) if pairs and name != other else "-"
 
 
 def table(runs: list[Run], order: list[str]) -> list[str]:
