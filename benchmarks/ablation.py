@@ -81,6 +81,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "explore-offset-kernel-noise": {"llc_action": "offset", "llc_noise": "kernel"},
     "hindsight-off": {"hindsight_relabel": False},
     "decay-0.99": {"noise_decay": 0.99},
+    "noise-0.2": {"noise_sigma": 0.2},
     **{f"zeta-{zeta:g}": {"zeta": zeta} for zeta in (0.25, 0.5, 0.75, 1.0)},
     "before-issue-13": {"credit_assignment": "shaped", "reward_clip": None, "noise_decay": 0.99,
                         "subtract_baseline": True, "reward_transform": "none", **INDEPENDENT_KERNEL_NOISE},
