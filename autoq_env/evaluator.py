@@ -4,23 +4,37 @@ The float model is copied once with every BatchNorm folded into the convolution 
 integer inference engine runs). Folding multiplies each output channel by ``gamma / sigma``, a
 per-kernel factor, and per-kernel symmetric quantization with a per-kernel clipping search is
 invariant to such a factor, so quantizing folded weights picks the same grid points as quantizing the
-unfolded ones. Biases stay in float (they live in the 32-bit accumulators).
+unfolded ones.
 
-``apply(config)`` gathers each layer's weight from the precomputed (kernel, QBN) table and sets the
-layer's activation QBN; a forward pre-hook on each quantizable layer quantizes its input (the
-reference path: the same in-place arithmetic as ``autoq_env.quant``).
+**Integer arithmetic.** A quantized layer computes what an integer engine computes: its input becomes
+integer codes (``round(x / step)``, clamped to the QBN's range), its weight is its kernels' integer codes
+(gathered from the precomputed (kernel, QBN) table, ``autoq_env.quant.KernelWiseWeights``), the layer sums
+code products, and the sums become the float output as ``sums * (input step x kernel step) + bias``
+(``IntegerRescale``; the bias stays float, it lives in the 32-bit accumulators). The codes are held in
+float32 and summed by the ordinary float convolution, which is exact, whatever its summation order, while
+every sum of |products| stays at most ``2^24``; that bound is checked per layer once, at build time, from
+the largest per-kernel sum of |weight codes| over the table's QBNs times the largest activation code
+(``accumulation_dtype``). A layer whose bound exceeds it sums in float64 instead (exact to ``2^53``),
+and its sums are rounded once to float32. So the result does not depend on the convolution algorithm's
+summation order, and an ONNX export with integer convolutions (``autoq_env.deploy.onnx_export``) gives
+bit for bit the same logits. (On CUDA, cuDNN may pick Winograd or FFT algorithms whose transforms round;
+exactness is then not guaranteed, which has not been checked here.)
 
-**Fused forward.** The hooks cost about half a float forward on top (four passes over every layer
-input). When the folded model can be traced with ``torch.fx``, the evaluator also keeps a copy whose
-graph holds the same quantization as a node before each quantizable layer, with the grid step and
-bounds as tensors, so that one ``torch.compile`` of it serves every configuration: the compiler
-fuses each quantizer into the ReLU or residual add producing the layer's input, and the arithmetic
-(divide by the step, round half to even, clamp, multiply) is the same operations in the same order,
-so the logits are bit for bit those of the hook path (``tests/test_evaluator.py``). Compiling costs
-about 20 s, so it is done only once a process has evaluated ``COMPILE_AFTER_IMAGES`` quantized images
-(when it pays: a long search), or on request (``compile_fused``); it works on any device torch
-compiles for (CPU via C++, CUDA via Triton). Before that, and for batch shapes other than the one
-compiled, the hook path runs.
+``apply(config)`` loads each layer's codes and scales and sets the layer's activation QBN; a forward
+pre-hook and a forward hook on each quantizable layer quantize its input and rescale its output (the
+reference path, with ``autoq_env.quant``'s arithmetic).
+
+**Fused forward.** The hooks cost about half a float forward on top (passes over every layer input
+and output). When the folded model can be traced with ``torch.fx``, the evaluator also keeps a copy
+whose graph holds the same quantization as a node before each quantizable layer and the rescale as a
+node after it, with the grid step and bounds as tensors, so that one ``torch.compile`` of it serves
+every configuration: the compiler fuses each quantizer into the ReLU or residual add producing the
+layer's input, and the arithmetic (divide by the step, round half to even, clamp; multiply, add) is the
+same operations in the same order, so the logits are bit for bit those of the hook path
+(``tests/test_evaluator.py``). Compiling costs about 20 s, so it is done only once a process has
+evaluated ``COMPILE_AFTER_IMAGES`` quantized images (when it pays: a long search), or on request
+(``compile_fused``); it works on any device torch compiles for (CPU via C++, CUDA via Triton). Before
+that, and for batch shapes other than the one compiled, the hook path runs.
 """
 
 from __future__ import annotations
@@ -36,13 +50,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autoq_env.quant import ActivationQuantizer, KernelWiseWeights, signed_levels
+from autoq_env.quant import ActivationQuantizer, KernelWiseWeights
 
 Batches = Sequence[tuple[torch.Tensor, torch.Tensor]]
 # Quantized images evaluated on the hook path before the fused model is compiled (~20 s). At about a
 # 25% saving per image this pays back after ~300,000 more images: runs of hundreds of episodes.
 # AUTOQ_COMPILE=0 never compiles; AUTOQ_COMPILE=1 compiles at the first quantized evaluation.
 COMPILE_AFTER_IMAGES = 100_000
+EXACT_FLOAT32_INTEGER = 2 ** 24  # float32 holds every integer up to this magnitude exactly
 
 
 def fold_batch_norm(model: nn.Module) -> nn.Module:
@@ -61,48 +76,95 @@ def fold_batch_norm(model: nn.Module) -> nn.Module:
         return model
 
 
-class ActivationFakeQuant(nn.Module):
-    """``step * clamp(round(x / step), low, high)`` with step and bounds in tensors (one graph for every QBN).
+class ActivationCodes(nn.Module):
+    """``clamp(round(x / step), low, high)`` with step and bounds in tensors (one graph for every QBN), cast to
+    the layer's accumulation dtype.
 
-    The same operations as ``autoq_env.quant.quantize_signed``/``quantize_unsigned`` (QBN >= 2 signed,
-    any QBN unsigned).
+    The same operations as ``autoq_env.quant.signed_codes``/``unsigned_codes`` (QBN >= 2 signed, any QBN
+    unsigned).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, dtype: torch.dtype) -> None:
         super().__init__()
+        self.dtype = dtype
         for name in ("step", "low", "high"):
             self.register_buffer(name, torch.ones(()))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.div(self.step).round().clamp(self.low, self.high).mul(self.step)
+        return x.div(self.step).round().clamp(self.low, self.high).to(self.dtype)
 
 
-def insert_fake_quant(model: nn.Module, layer_names: Sequence[str],
-                      ) -> tuple[nn.Module, list[ActivationFakeQuant]] | None:
-    """A copy of an fx ``GraphModule`` with an ``ActivationFakeQuant`` before each named layer (``None``
-    when ``model`` is not a GraphModule or a layer is not called exactly once in its graph)."""
+class IntegerRescale(nn.Module):
+    """A layer's integer sums to its float output: ``float32(sums) * scale + bias``, per output channel, where
+    ``scale`` is the float32 product of the input's step and the kernel's step.
+
+    :param weight_shape: the layer's weight shape (``c_out`` first); the output's channels are on dim 1.
+    :param bias: the layer's float bias (``None``: no bias).
+    """
+
+    def __init__(self, weight_shape: torch.Size, bias: torch.Tensor | None) -> None:
+        super().__init__()
+        shape = (weight_shape[0],) + (1,) * (len(weight_shape) - 2)
+        self.register_buffer("scale", torch.ones(shape))
+        self.register_buffer("bias", None if bias is None else bias.detach().float().reshape(shape).clone())
+
+    def forward(self, sums: torch.Tensor) -> torch.Tensor:
+        out = sums.float().mul(self.scale)
+        return out if self.bias is None else out.add(self.bias)
+
+
+def insert_integer_nodes(model: nn.Module, layer_names: Sequence[str], dtypes: Sequence[torch.dtype],
+                         rescales: Sequence[IntegerRescale]) -> tuple[nn.Module, list[ActivationCodes]] | None:
+    """A copy of an fx ``GraphModule`` where each named layer convolves integer codes: an ``ActivationCodes``
+    before it, the layer itself without bias in its accumulation dtype, then its ``IntegerRescale`` (shared
+    with the caller, not copied). ``None`` when ``model`` is not a GraphModule or a layer is not called
+    exactly once in its graph."""
     from torch import fx
 
     if not isinstance(model, fx.GraphModule):
         return None
     fused = copy.deepcopy(model)
     if any(module._forward_pre_hooks or module._forward_hooks for module in fused.modules()):
-        raise ValueError("insert_fake_quant needs a model without forward hooks (they would run twice)")
+        raise ValueError("insert_integer_nodes needs a model without forward hooks (they would run twice)")
     calls = {name: [n for n in fused.graph.nodes if n.op == "call_module" and n.target == name] for name in layer_names}
     if any(len(nodes) != 1 or not nodes[0].args for nodes in calls.values()):
         return None
     quantizers = []
-    for index, name in enumerate(layer_names):
+    for index, (name, dtype, rescale) in enumerate(zip(layer_names, dtypes, rescales)):
         node = calls[name][0]
-        quantizer_name = f"autoq_input_quant_{index}"
-        fused.add_submodule(quantizer_name, ActivationFakeQuant())
-        quantizers.append(fused.get_submodule(quantizer_name))
+        layer = fused.get_submodule(name)
+        layer.bias = None  # added in float by the rescale, after the exact integer sums
+        layer.to(dtype)
+        fused.add_submodule(f"autoq_input_codes_{index}", ActivationCodes(dtype).to(layer.weight.device))
+        fused.add_submodule(f"autoq_rescale_{index}", rescale)
+        quantizers.append(fused.get_submodule(f"autoq_input_codes_{index}"))
         with fused.graph.inserting_before(node):
-            quantized = fused.graph.call_module(quantizer_name, (node.args[0],))
-        node.replace_input_with(node.args[0], quantized)
+            codes = fused.graph.call_module(f"autoq_input_codes_{index}", (node.args[0],))
+        node.replace_input_with(node.args[0], codes)
+        with fused.graph.inserting_after(node):
+            rescaled = fused.graph.call_module(f"autoq_rescale_{index}", (node,))
+        node.replace_all_uses_with(rescaled, delete_user_cb=lambda user, rescaled=rescaled: user is not rescaled)
     fused.graph.lint()
     fused.recompile()
     return fused, quantizers
+
+
+def accumulation_dtype(table: KernelWiseWeights, quantizer: ActivationQuantizer) -> torch.dtype:
+    """float32 when every sum of code products the layer can form (any kernel QBN, any activation QBN of the
+    table's range) is at most ``2^24`` in magnitude, so float32 holds it and all its partial sums exactly,
+    in any summation order; float64 (exact up to ``2^53``) otherwise."""
+    largest_code = max(abs(code) for code in quantizer.code_range(table.qbns[-1]))
+    bound = int(table.code_abs_sum.max()) * largest_code
+    return torch.float32 if bound <= EXACT_FLOAT32_INTEGER else torch.float64
+
+
+def _load(parameter: torch.Tensor, value: torch.Tensor) -> None:
+    """Set a parameter's values, and its dtype where it changes (float model against float64 sums)."""
+    if parameter.dtype == value.dtype:
+        parameter.copy_(value)
+    else:
+        layout = torch.channels_last if value.ndim == 4 else torch.contiguous_format
+        parameter.data = value.to(parameter.device).contiguous(memory_format=layout)
 
 
 class QuantizedEvaluator:
@@ -127,12 +189,17 @@ class QuantizedEvaluator:
         self.layers: list[nn.Module] = [modules[name] for name in layer_names]
         self.qbns = qbns
         self.weights = [KernelWiseWeights(layer.weight.detach().cpu(), qbns) for layer in self.layers]
-        self._float_weights = [layer.weight.detach().clone() for layer in self.layers]
+        self.float_biases = [None if layer.bias is None else layer.bias.detach().clone() for layer in self.layers]
         self.activation_quantizers = self._calibrate(calibration)
+        self.accumulation_dtypes = [accumulation_dtype(table, quantizer)
+                                    for table, quantizer in zip(self.weights, self.activation_quantizers)]
+        self._rescales = [IntegerRescale(layer.weight.shape, layer.bias).to(self.device) for layer in self.layers]
         self._activation_qbn: list[int | None] = [None] * len(self.layers)
-        built = insert_fake_quant(self.model, layer_names)  # before the hooks: the copy must not carry them
+        # before the hooks: the copy must not carry them
+        built = insert_integer_nodes(self.model, layer_names, self.accumulation_dtypes, self._rescales)
         for index, layer in enumerate(self.layers):
-            layer.register_forward_pre_hook(self._make_hook(index))
+            layer.register_forward_pre_hook(self._make_input_hook(index))
+            layer.register_forward_hook(self._make_output_hook(index))
         self.fisher = self._fisher_information(calibration)
         self.fused, self._fused_quantizers = built if built is not None else (None, [])
         self._fused_layers = [] if self.fused is None else [self.fused.get_submodule(name) for name in layer_names]
@@ -184,14 +251,21 @@ class QuantizedEvaluator:
                 weight.requires_grad_(False)
         return [(total / max(count, 1)).cpu() for total in fisher]
 
-    def _make_hook(self, index: int):
-        quantizer = self.activation_quantizers[index]
+    def _make_input_hook(self, index: int):
+        quantizer, dtype = self.activation_quantizers[index], self.accumulation_dtypes[index]
 
         def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...] | None:
             qbn = self._activation_qbn[index]
             if qbn is None:
                 return None
-            return (quantizer(inputs[0], qbn), *inputs[1:])
+            return (quantizer.codes(inputs[0], qbn).to(dtype), *inputs[1:])
+        return hook
+
+    def _make_output_hook(self, index: int):
+        rescale = self._rescales[index]
+
+        def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> torch.Tensor | None:
+            return None if self._activation_qbn[index] is None else rescale(output)
         return hook
 
     # -- use ----------------------------------------------------------------------------------------
@@ -199,27 +273,49 @@ class QuantizedEvaluator:
         """Per kernel: ``0.5 * sum_i F_i (w_q,i - w_i)^2`` at ``qbn`` bits (second-order loss estimate)."""
         out = []
         for weights, fisher in zip(self.weights, self.fisher):
-            delta = weights.table[qbn - self.qbns[0]] - weights.float_weight
+            delta = weights.dequantized(qbn) - weights.float_weight
             out.append((0.5 * (fisher * delta.pow(2)).flatten(1).sum(1)).double().numpy())
         return out
 
+    def output_scale(self, index: int, activation_qbn: int, weight_steps: torch.Tensor) -> torch.Tensor:
+        """Layer ``index``'s factor from integer sums to float outputs: the float32 product of its input's step
+        at ``activation_qbn`` bits and each kernel's weight step (``(c_out,)`` float32)."""
+        step = torch.tensor(self.activation_quantizers[index].step(activation_qbn), dtype=torch.float32)
+        return step * weight_steps.float()
+
     def apply(self, activation_qbn: Sequence[int] | None, kernel_qbn: Sequence[np.ndarray] | None) -> None:
-        """Quantize the model to a configuration; ``None`` for both restores the float model."""
+        """Quantize the model to a configuration; ``None`` for both restores the float model.
+
+        A quantized layer holds its kernels' integer codes (in its accumulation dtype) and no bias; its
+        hooks turn its input into codes and its sums into the float output (``IntegerRescale``).
+        """
+        if (activation_qbn is None) != (kernel_qbn is None):
+            raise ValueError("give both activation_qbn and kernel_qbn (a configuration), or neither (the float model)")
+        if activation_qbn is not None and any(not self.qbns[0] <= int(b) <= self.qbns[-1] for b in activation_qbn):
+            raise ValueError(f"activation QBNs must be in {self.qbns[0]}..{self.qbns[-1]}, got {list(activation_qbn)}")
         with torch.no_grad():
-            for index, layer in enumerate(self.layers):
+            for index, (layer, table) in enumerate(zip(self.layers, self.weights)):
                 if kernel_qbn is None:
-                    layer.weight.copy_(self._float_weights[index])
-                else:
-                    layer.weight.copy_(self.weights[index].gather(kernel_qbn[index]).to(self.device))
+                    _load(layer.weight, table.float_weight.to(self.device))
+                    if layer.bias is not None:
+                        _load(layer.bias, self.float_biases[index])
+                    continue
+                codes, steps = table.gather(kernel_qbn[index])
+                codes = codes.to(self.device, self.accumulation_dtypes[index])
+                _load(layer.weight, codes)
+                if layer.bias is not None:
+                    _load(layer.bias, torch.zeros_like(layer.bias, dtype=codes.dtype))
                 if self.fused is not None:
-                    self._fused_layers[index].weight.copy_(layer.weight)
+                    self._fused_layers[index].weight.copy_(codes)
+                rescale = self._rescales[index].scale
+                rescale.copy_(self.output_scale(index, int(activation_qbn[index]), steps).view_as(rescale))
         self._activation_qbn = [None] * len(self.layers) if activation_qbn is None else [int(b) for b in activation_qbn]
         for quantizer, qbn, calibrated in zip(self._fused_quantizers, self._activation_qbn, self.activation_quantizers):
             if qbn is not None:
-                top = signed_levels(qbn) if calibrated.signed else 2 ** qbn - 1
+                low, high = calibrated.code_range(qbn)
                 quantizer.step.fill_(calibrated.step(qbn))
-                quantizer.low.fill_(-top if calibrated.signed else 0)
-                quantizer.high.fill_(top)
+                quantizer.low.fill_(low)
+                quantizer.high.fill_(high)
 
     @property
     def quantized(self) -> bool:

@@ -3,10 +3,12 @@
 Everything is read from the env's evaluator, so it is the very grid the search scored: kernel ``k`` of
 a layer at QBN ``b`` holds the integer codes ``round(w_q / scale_k)`` in ``-(2^(b-1)-1)..2^(b-1)-1``
 (``-1, +1`` at 1 bit) in an int8 container, with its MSE-chosen step ``scale_k``
-(``autoq_env.quant.quantize_kernels``); the layer's input is clipped to the calibrated activation range
-and quantized on ``{0..2^a-1}`` (after a ReLU) or ``{-(2^(a-1)-1)..2^(a-1)-1}`` (signed inputs) with
-step ``ActivationQuantizer.step(a)``. Weights are those of the BatchNorm-folded model (what an
-integer engine runs); biases stay float32 (they live in the 32-bit accumulators).
+(``autoq_env.quant.kernel_codes``, stored in the evaluator's table); the layer's input is clipped to the
+calibrated activation range and quantized on ``{0..2^a-1}`` (after a ReLU) or
+``{-(2^(a-1)-1)..2^(a-1)-1}`` (signed inputs) with step ``ActivationQuantizer.step(a)``. The layer's
+output is its integer sums times ``output_scale`` (float32 input step x kernel step) plus the float32
+bias, as the evaluator computes it. Weights are those of the BatchNorm-folded model (what an integer
+engine runs); biases stay float32 (they live in the 32-bit accumulators).
 
 ``save_integer`` writes the compact export: one ``.npz`` (compressed) of codes, scales, bits and
 biases per layer, and a JSON manifest beside it (layer order, shapes, activation grids, storage).
@@ -22,7 +24,6 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import torch
 from torch import nn
 
 from autoq_env import atomic_io
@@ -45,6 +46,7 @@ class QuantizedLayer:
     activation_qbn: int
     activation_signed: bool
     activation_scale: float  # step of the input grid (a float32 value)
+    output_scale: np.ndarray  # float32 (c_out,): activation_scale * weight_scale, from integer sums to outputs
 
     @property
     def activation_code_range(self) -> tuple[int, int]:
@@ -88,24 +90,20 @@ def quantize_network(env: gym.Env, config: Any) -> QuantizedNetwork:
     problem = env.unwrapped.problem
     evaluator = problem.evaluator
     layers = []
-    for index, (spec, layer, table) in enumerate(zip(problem.specs, evaluator.layers, evaluator.weights)):
+    for index, (spec, table, bias) in enumerate(zip(problem.specs, evaluator.weights, evaluator.float_biases)):
         qbn = np.asarray(config["kernel_qbn"][index], dtype=np.int64)
-        rows = torch.as_tensor(qbn - table.qbns[0])
-        kernels = torch.arange(len(qbn))
-        dequantized = table.table[rows, kernels].double()  # the evaluator's weight at this configuration
-        scale = table.scales[rows, kernels]
-        shape = (-1,) + (1,) * (dequantized.ndim - 1)
-        codes = torch.round(dequantized / scale.double().view(shape))
+        codes, steps = table.gather(qbn)  # the evaluator's codes and steps at this configuration
         quantizer = evaluator.activation_quantizers[index]
-        activation_qbn = config["activation_qbn"][index]
+        activation_qbn = int(config["activation_qbn"][index])
         if quantizer.signed and activation_qbn == 1:
             raise ValueError(f"layer {index} ({spec.name}): a 1-bit signed activation grid is a sign function, which "
                              "has no QuantizeLinear form; give this layer's activation at least 2 bits")
         layers.append(QuantizedLayer(
-            name=spec.name, weight_codes=codes.numpy().astype(np.int8), weight_scale=scale.numpy().astype(np.float32),
-            kernel_qbn=qbn, bias=None if layer.bias is None else layer.bias.detach().cpu().numpy().astype(np.float32),
-            activation_qbn=int(activation_qbn), activation_signed=quantizer.signed,
-            activation_scale=float(np.float32(quantizer.step(activation_qbn)))))
+            name=spec.name, weight_codes=codes.numpy(), weight_scale=steps.numpy(), kernel_qbn=qbn,
+            bias=None if bias is None else bias.cpu().numpy().astype(np.float32),
+            activation_qbn=activation_qbn, activation_signed=quantizer.signed,
+            activation_scale=float(np.float32(quantizer.step(activation_qbn))),
+            output_scale=evaluator.output_scale(index, activation_qbn, steps).numpy()))
     info = problem.info
     return QuantizedNetwork(evaluator.model, layers, (info.in_channels, info.image_size, info.image_size))
 
@@ -117,6 +115,8 @@ def manifest(network: QuantizedNetwork) -> dict[str, Any]:
         "input_shape": list(network.input_shape),
         "weights": "per layer '<name>.codes' int8 (one row per kernel), '<name>.scale' float32 per kernel, "
                    "'<name>.bits' per kernel, '<name>.bias' float32; weight = codes * scale",
+        "outputs": "each layer's output = (sum of input codes x weight codes) * (activation_scale * scale, in "
+                   "float32) + bias",
         "activations": "each layer's input is clipped and rounded to scale * {lo..hi} (round half to even)",
         "layers": [{
             "name": layer.name, "weight_shape": list(layer.weight_codes.shape),
