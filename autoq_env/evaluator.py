@@ -9,16 +9,19 @@ unfolded ones.
 **Integer arithmetic.** A quantized layer computes what an integer engine computes: its input becomes
 integer codes (``round(x / step)``, clamped to the QBN's range), its weight is its kernels' integer codes
 (gathered from the precomputed (kernel, QBN) table, ``autoq_env.quant.KernelWiseWeights``), the layer sums
-code products, and the sums become the float output as ``sums * (input step x kernel step) + bias``
-(``IntegerRescale``; the bias stays float, it lives in the 32-bit accumulators). The codes are held in
-float32 and summed by the ordinary float convolution, which is exact, whatever its summation order, while
-every sum of |products| stays at most ``2^24``; that bound is checked per layer once, at build time, from
-the largest per-kernel sum of |weight codes| over the table's QBNs times the largest activation code
-(``accumulation_dtype``). A layer whose bound exceeds it sums in float64 instead (exact to ``2^53``),
-and its sums are rounded once to float32. So the result does not depend on the convolution algorithm's
-summation order, and an ONNX export with integer convolutions (``autoq_env.deploy.onnx_export``) gives
-bit for bit the same logits. (On CUDA, cuDNN may pick Winograd or FFT algorithms whose transforms round;
-exactness is then not guaranteed, which has not been checked here.)
+code products plus its bias as an integer on the accumulator's grid, and the sums become the float
+output as ``sums * (input step x kernel step)`` (``IntegerRescale``). The bias code is
+``round(bias / (input step x kernel step))``: the int32 bias of integer-only inference (Jacob et al.,
+CVPR 2018, section 2.4), which moves each output by at most half an accumulator step. The codes are held
+in float32 and summed by the ordinary float convolution, which is exact, whatever its summation order and
+wherever it adds the bias, while every sum of |terms| stays at most ``2^24``; that bound is checked per
+layer once, at build time, from the largest per-kernel sum of |weight codes| over the table's QBNs times
+the largest activation code, plus the largest bias code (``accumulation_dtype``). A layer whose bound
+exceeds it sums in float64 instead (exact to ``2^53``), and its sums are rounded once to float32. So the
+result does not depend on the convolution algorithm's summation order, and an ONNX export with integer
+convolutions (``autoq_env.deploy.onnx_export``) gives bit for bit the same logits. (On CUDA, cuDNN may
+pick Winograd or FFT algorithms whose transforms round; exactness is then not guaranteed, which has not
+been checked here.)
 
 ``apply(config)`` loads each layer's codes and scales and sets the layer's activation QBN; a forward
 pre-hook and a forward hook on each quantizable layer quantize its input and rescale its output (the
@@ -29,7 +32,7 @@ and output). When the folded model can be traced with ``torch.fx``, the evaluato
 whose graph holds the same quantization as a node before each quantizable layer and the rescale as a
 node after it, with the grid step and bounds as tensors, so that one ``torch.compile`` of it serves
 every configuration: the compiler fuses each quantizer into the ReLU or residual add producing the
-layer's input, and the arithmetic (divide by the step, round half to even, clamp; multiply, add) is the
+layer's input, and the arithmetic (divide by the step, round half to even, clamp; sum; multiply) is the
 same operations in the same order, so the logits are bit for bit those of the hook path
 (``tests/test_evaluator.py``). Compiling costs about 20 s, so it is done only once a process has
 evaluated ``COMPILE_AFTER_IMAGES`` quantized images (when it pays: a long search), or on request
@@ -95,28 +98,24 @@ class ActivationCodes(nn.Module):
 
 
 class IntegerRescale(nn.Module):
-    """A layer's integer sums to its float output: ``float32(sums) * scale + bias``, per output channel, where
-    ``scale`` is the float32 product of the input's step and the kernel's step.
+    """A layer's integer sums (bias code included) to its float output: ``float32(sums) * scale`` per output
+    channel, where ``scale`` is the float32 product of the input's step and the kernel's step.
 
     :param weight_shape: the layer's weight shape (``c_out`` first); the output's channels are on dim 1.
-    :param bias: the layer's float bias (``None``: no bias).
     """
 
-    def __init__(self, weight_shape: torch.Size, bias: torch.Tensor | None) -> None:
+    def __init__(self, weight_shape: torch.Size) -> None:
         super().__init__()
-        shape = (weight_shape[0],) + (1,) * (len(weight_shape) - 2)
-        self.register_buffer("scale", torch.ones(shape))
-        self.register_buffer("bias", None if bias is None else bias.detach().float().reshape(shape).clone())
+        self.register_buffer("scale", torch.ones((weight_shape[0],) + (1,) * (len(weight_shape) - 2)))
 
     def forward(self, sums: torch.Tensor) -> torch.Tensor:
-        out = sums.float().mul(self.scale)
-        return out if self.bias is None else out.add(self.bias)
+        return sums.float().mul_(self.scale)  # in place on the layer's fresh output (a new tensor if float64)
 
 
 def insert_integer_nodes(model: nn.Module, layer_names: Sequence[str], dtypes: Sequence[torch.dtype],
                          rescales: Sequence[IntegerRescale]) -> tuple[nn.Module, list[ActivationCodes]] | None:
     """A copy of an fx ``GraphModule`` where each named layer convolves integer codes: an ``ActivationCodes``
-    before it, the layer itself without bias in its accumulation dtype, then its ``IntegerRescale`` (shared
+    before it, the layer itself in its accumulation dtype, then its ``IntegerRescale`` (shared
     with the caller, not copied). ``None`` when ``model`` is not a GraphModule or a layer is not called
     exactly once in its graph."""
     from torch import fx
@@ -133,7 +132,6 @@ def insert_integer_nodes(model: nn.Module, layer_names: Sequence[str], dtypes: S
     for index, (name, dtype, rescale) in enumerate(zip(layer_names, dtypes, rescales)):
         node = calls[name][0]
         layer = fused.get_submodule(name)
-        layer.bias = None  # added in float by the rescale, after the exact integer sums
         layer.to(dtype)
         fused.add_submodule(f"autoq_input_codes_{index}", ActivationCodes(dtype).to(layer.weight.device))
         fused.add_submodule(f"autoq_rescale_{index}", rescale)
@@ -149,13 +147,23 @@ def insert_integer_nodes(model: nn.Module, layer_names: Sequence[str], dtypes: S
     return fused, quantizers
 
 
-def accumulation_dtype(table: KernelWiseWeights, quantizer: ActivationQuantizer) -> torch.dtype:
-    """float32 when every sum of code products the layer can form (any kernel QBN, any activation QBN of the
-    table's range) is at most ``2^24`` in magnitude, so float32 holds it and all its partial sums exactly,
-    in any summation order; float64 (exact up to ``2^53``) otherwise."""
-    largest_code = max(abs(code) for code in quantizer.code_range(table.qbns[-1]))
-    bound = int(table.code_abs_sum.max()) * largest_code
-    return torch.float32 if bound <= EXACT_FLOAT32_INTEGER else torch.float64
+def bias_codes(bias: torch.Tensor, output_scale: torch.Tensor) -> torch.Tensor:
+    """The bias on the accumulator's grid: ``round(bias / output_scale)`` (float64, integer values)."""
+    return torch.round(bias.double() / output_scale.double())
+
+
+def accumulation_dtype(table: KernelWiseWeights, quantizer: ActivationQuantizer,
+                       bias: torch.Tensor | None) -> torch.dtype:
+    """float32 when every sum the layer can form (code products plus bias code, any kernel QBN, any
+    activation QBN of the table's range) is at most ``2^24`` in magnitude, so float32 holds it and all its
+    partial sums exactly, in any summation order; float64 (exact up to ``2^53``) otherwise."""
+    qbns = table.qbns
+    largest_code = max(abs(code) for code in quantizer.code_range(qbns[-1]))
+    bound = table.code_abs_sum.max(0).values.double() * largest_code  # (c_out,) over every QBN
+    if bias is not None:  # the largest bias code: the smallest steps, at b_max and each kernel's finest QBN
+        smallest_scale = torch.tensor(quantizer.step(qbns[-1]), dtype=torch.float32) * table.steps.min(0).values
+        bound = bound + bias_codes(bias.cpu(), smallest_scale).abs() + 1
+    return torch.float32 if float(bound.max()) <= EXACT_FLOAT32_INTEGER else torch.float64
 
 
 def _load(parameter: torch.Tensor, value: torch.Tensor) -> None:
@@ -191,9 +199,9 @@ class QuantizedEvaluator:
         self.weights = [KernelWiseWeights(layer.weight.detach().cpu(), qbns) for layer in self.layers]
         self.float_biases = [None if layer.bias is None else layer.bias.detach().clone() for layer in self.layers]
         self.activation_quantizers = self._calibrate(calibration)
-        self.accumulation_dtypes = [accumulation_dtype(table, quantizer)
-                                    for table, quantizer in zip(self.weights, self.activation_quantizers)]
-        self._rescales = [IntegerRescale(layer.weight.shape, layer.bias).to(self.device) for layer in self.layers]
+        self.accumulation_dtypes = [accumulation_dtype(table, quantizer, bias) for table, quantizer, bias
+                                    in zip(self.weights, self.activation_quantizers, self.float_biases)]
+        self._rescales = [IntegerRescale(layer.weight.shape).to(self.device) for layer in self.layers]
         self._activation_qbn: list[int | None] = [None] * len(self.layers)
         # before the hooks: the copy must not carry them
         built = insert_integer_nodes(self.model, layer_names, self.accumulation_dtypes, self._rescales)
@@ -286,8 +294,8 @@ class QuantizedEvaluator:
     def apply(self, activation_qbn: Sequence[int] | None, kernel_qbn: Sequence[np.ndarray] | None) -> None:
         """Quantize the model to a configuration; ``None`` for both restores the float model.
 
-        A quantized layer holds its kernels' integer codes (in its accumulation dtype) and no bias; its
-        hooks turn its input into codes and its sums into the float output (``IntegerRescale``).
+        A quantized layer holds its kernels' integer codes and its bias codes (in its accumulation dtype);
+        its hooks turn its input into codes and its sums into the float output (``IntegerRescale``).
         """
         if (activation_qbn is None) != (kernel_qbn is None):
             raise ValueError("give both activation_qbn and kernel_qbn (a configuration), or neither (the float model)")
@@ -302,13 +310,14 @@ class QuantizedEvaluator:
                     continue
                 codes, steps = table.gather(kernel_qbn[index])
                 codes = codes.to(self.device, self.accumulation_dtypes[index])
-                _load(layer.weight, codes)
-                if layer.bias is not None:
-                    _load(layer.bias, torch.zeros_like(layer.bias, dtype=codes.dtype))
-                if self.fused is not None:
-                    self._fused_layers[index].weight.copy_(codes)
-                rescale = self._rescales[index].scale
-                rescale.copy_(self.output_scale(index, int(activation_qbn[index]), steps).view_as(rescale))
+                scale = self.output_scale(index, int(activation_qbn[index]), steps)
+                self._rescales[index].scale.copy_(scale.view_as(self._rescales[index].scale))
+                bias = self.float_biases[index]
+                bias = None if bias is None else bias_codes(bias, scale.to(self.device)).to(codes.dtype)
+                for target in [layer] + ([] if self.fused is None else [self._fused_layers[index]]):
+                    _load(target.weight, codes)
+                    if bias is not None:
+                        _load(target.bias, bias)
         self._activation_qbn = [None] * len(self.layers) if activation_qbn is None else [int(b) for b in activation_qbn]
         for quantizer, qbn, calibrated in zip(self._fused_quantizers, self._activation_qbn, self.activation_quantizers):
             if qbn is not None:

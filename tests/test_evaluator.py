@@ -52,10 +52,10 @@ def test_fused_graph_runs_no_forward_hooks(small_env) -> None:
 
 def test_a_layer_whose_sums_float32_cannot_hold_sums_in_float64_exactly(small_env) -> None:
     """A linear layer over 12,544 inputs whose sums exceed 2^24 accumulates in float64: its logits equal an
-    int64 computation of the same codes rounded once; the float model is restored exactly."""
+    int64 computation of the same codes and bias codes, rounded once; the float model is restored exactly."""
     from torch import nn
 
-    from autoq_env.evaluator import QuantizedEvaluator
+    from autoq_env.evaluator import QuantizedEvaluator, bias_codes
 
     problem = small_env.unwrapped.problem
     channels, size = problem.info.in_channels, problem.info.image_size
@@ -82,8 +82,9 @@ def test_a_layer_whose_sums_float32_cannot_hold_sums_in_float64_exactly(small_en
         evaluator.model(images)
         handle.remove()
         codes, steps = evaluator.weights[1].gather(kernels[1])
-        exact = (hidden[0].long() @ codes.long().T).float()  # int64 sums, rounded once to float32
-        expected = exact * evaluator.output_scale(1, 8, steps) + evaluator.float_biases[1]
+        scale = evaluator.output_scale(1, 8, steps)
+        exact = (hidden[0].long() @ codes.long().T + bias_codes(evaluator.float_biases[1], scale).long()).float()
+        expected = exact * scale  # int64 sums with the bias codes, rounded once to float32, then rescaled
     assert hidden[0].dtype == torch.float64
     assert float(exact.abs().max()) > 2 ** 24  # float32 sums would have rounded
     assert torch.equal(logits, expected)

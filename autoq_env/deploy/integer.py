@@ -6,9 +6,9 @@ a layer at QBN ``b`` holds the integer codes ``round(w_q / scale_k)`` in ``-(2^(
 (``autoq_env.quant.kernel_codes``, stored in the evaluator's table); the layer's input is clipped to the
 calibrated activation range and quantized on ``{0..2^a-1}`` (after a ReLU) or
 ``{-(2^(a-1)-1)..2^(a-1)-1}`` (signed inputs) with step ``ActivationQuantizer.step(a)``. The layer's
-output is its integer sums times ``output_scale`` (float32 input step x kernel step) plus the float32
-bias, as the evaluator computes it. Weights are those of the BatchNorm-folded model (what an integer
-engine runs); biases stay float32 (they live in the 32-bit accumulators).
+output is its integer sums plus its bias codes (``round(bias / output_scale)``, the int32 bias of
+integer-only inference) times ``output_scale`` (float32 input step x kernel step), as the evaluator
+computes it. Weights are those of the BatchNorm-folded model (what an integer engine runs).
 
 ``save_integer`` writes the compact export: one ``.npz`` (compressed) of codes, scales, bits and
 biases per layer, and a JSON manifest beside it (layer order, shapes, activation grids, storage).
@@ -28,6 +28,7 @@ from torch import nn
 
 from autoq_env import atomic_io
 from autoq_env.deploy.config import load_config
+from autoq_env.evaluator import bias_codes
 from autoq_env.quant import signed_levels
 
 SCALE_BITS = 32  # each kernel's step is stored as a float32
@@ -43,6 +44,7 @@ class QuantizedLayer:
     weight_scale: np.ndarray  # float32 (c_out,)
     kernel_qbn: np.ndarray  # int64 (c_out,)
     bias: np.ndarray | None  # float32 (c_out,)
+    bias_codes: np.ndarray | None  # int64 (c_out,): round(bias / output_scale), added to the integer sums
     activation_qbn: int
     activation_signed: bool
     activation_scale: float  # step of the input grid (a float32 value)
@@ -95,15 +97,16 @@ def quantize_network(env: gym.Env, config: Any) -> QuantizedNetwork:
         codes, steps = table.gather(qbn)  # the evaluator's codes and steps at this configuration
         quantizer = evaluator.activation_quantizers[index]
         activation_qbn = int(config["activation_qbn"][index])
+        scale = evaluator.output_scale(index, activation_qbn, steps)
         if quantizer.signed and activation_qbn == 1:
             raise ValueError(f"layer {index} ({spec.name}): a 1-bit signed activation grid is a sign function, which "
                              "has no QuantizeLinear form; give this layer's activation at least 2 bits")
         layers.append(QuantizedLayer(
             name=spec.name, weight_codes=codes.numpy(), weight_scale=steps.numpy(), kernel_qbn=qbn,
             bias=None if bias is None else bias.cpu().numpy().astype(np.float32),
+            bias_codes=None if bias is None else bias_codes(bias.cpu(), scale).numpy().astype(np.int64),
             activation_qbn=activation_qbn, activation_signed=quantizer.signed,
-            activation_scale=float(np.float32(quantizer.step(activation_qbn))),
-            output_scale=evaluator.output_scale(index, activation_qbn, steps).numpy()))
+            activation_scale=float(np.float32(quantizer.step(activation_qbn))), output_scale=scale.numpy()))
     info = problem.info
     return QuantizedNetwork(evaluator.model, layers, (info.in_channels, info.image_size, info.image_size))
 
@@ -114,9 +117,10 @@ def manifest(network: QuantizedNetwork) -> dict[str, Any]:
         "format": "autoq-integer-v1",
         "input_shape": list(network.input_shape),
         "weights": "per layer '<name>.codes' int8 (one row per kernel), '<name>.scale' float32 per kernel, "
-                   "'<name>.bits' per kernel, '<name>.bias' float32; weight = codes * scale",
-        "outputs": "each layer's output = (sum of input codes x weight codes) * (activation_scale * scale, in "
-                   "float32) + bias",
+                   "'<name>.bits' per kernel, '<name>.bias' float32, '<name>.bias_codes' int32 and "
+                   "'<name>.output_scale' float32 per kernel; weight = codes * scale",
+        "outputs": "each layer's output = (sum of input codes x weight codes + bias_codes) * output_scale, "
+                   "output_scale = activation_scale * scale in float32, bias_codes = round(bias / output_scale)",
         "activations": "each layer's input is clipped and rounded to scale * {lo..hi} (round half to even)",
         "layers": [{
             "name": layer.name, "weight_shape": list(layer.weight_codes.shape),
@@ -139,8 +143,10 @@ def save_integer(network: QuantizedNetwork, path: str | os.PathLike) -> dict[str
         arrays[f"{layer.name}.codes"] = layer.weight_codes
         arrays[f"{layer.name}.scale"] = layer.weight_scale
         arrays[f"{layer.name}.bits"] = layer.kernel_qbn.astype(np.uint8)
+        arrays[f"{layer.name}.output_scale"] = layer.output_scale
         if layer.bias is not None:
             arrays[f"{layer.name}.bias"] = layer.bias
+            arrays[f"{layer.name}.bias_codes"] = layer.bias_codes.astype(np.int32)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     data = manifest(network)

@@ -6,8 +6,9 @@ for signed inputs, zero point 0; ONNX's round-half-to-even and saturation equal 
 ``round`` and ``clamp``, and the Clip holds the codes inside the QBN's range, which is narrower than the
 8-bit container); a ``ConvInteger`` (or ``MatMulInteger`` for a linear layer) sums the products of those
 codes and the layer's int8 weight codes in int32, which is exact (the export refuses a layer whose sums
-could overflow int32); ``Cast`` to float32, ``Mul`` by the per-kernel ``output_scale`` (the float32
-product of the input's step and the kernel's step) and ``Add`` of the float32 bias finish it. The
+could overflow int32); ``Add`` of the int32 bias codes (``round(bias / output_scale)``), ``Cast`` to
+float32 and ``Mul`` by the per-kernel ``output_scale`` (the float32 product of the input's step and the
+kernel's step) finish it. The
 evaluator forms the same exact integer sums in float32 (or float64 where float32 could not hold them),
 so each layer's output, and therefore the logits, are bit for bit the evaluator's: onnxruntime and the
 evaluator agree on every image (``benchmarks/export_check.py`` checks the whole test split).
@@ -70,16 +71,16 @@ class _GraphBuilder:
         return self.node("QuantizeLinear", [clipped, *quant], f"{prefix}.codes")
 
     def rescale(self, sums: str, layer: QuantizedLayer, name: str) -> str:
-        """int32 sums to float outputs: Cast, Mul by the per-kernel ``output_scale``, Add the bias."""
+        """int32 sums to float outputs: Add the int32 bias codes, Cast, Mul by the per-kernel ``output_scale``."""
         from onnx import TensorProto
 
         shape = (-1,) + (1,) * (layer.weight_codes.ndim - 2)  # output channels on axis 1
+        if layer.bias_codes is not None:
+            bias = self.constant(f"{layer.name}.bias_codes", layer.bias_codes.astype(np.int32).reshape(shape))
+            sums = self.node("Add", [sums, bias], f"{name}.sums_with_bias")
         floats = self.node("Cast", [sums], f"{name}.sums_float", to=TensorProto.FLOAT)
         scale = self.constant(f"{layer.name}.output_scale", layer.output_scale.reshape(shape))
-        if layer.bias is None:
-            return self.node("Mul", [floats, scale], name)
-        scaled = self.node("Mul", [floats, scale], f"{name}.scaled")
-        return self.node("Add", [scaled, self.constant(f"{layer.name}.bias", layer.bias.reshape(shape))], name)
+        return self.node("Mul", [floats, scale], name)
 
 
 def _pair(value: int | tuple[int, ...]) -> list[int]:
@@ -109,10 +110,12 @@ def _integer_layer(builder: _GraphBuilder, name: str, module: nn.Module, value: 
     """A quantized layer: ConvInteger or MatMulInteger of input and weight codes (int32 sums: exact), then
     ``rescale``."""
     low, high = layer.activation_code_range
-    bound = int(np.abs(layer.weight_codes.astype(np.int64)).reshape(len(layer.weight_codes), -1).sum(1).max())
-    if bound * max(-low, high) >= 2 ** 31:
-        raise ValueError(f"{name}: its integer sums can exceed int32 (sum of |weight codes| {bound} x largest input "
-                         f"code {max(-low, high)}); not exported")
+    bound = np.abs(layer.weight_codes.astype(np.int64)).reshape(len(layer.weight_codes), -1).sum(1) * max(-low, high)
+    if layer.bias_codes is not None:
+        bound = bound + np.abs(layer.bias_codes)
+    if int(bound.max()) >= 2 ** 31:
+        raise ValueError(f"{name}: its integer sums can exceed int32 (up to {int(bound.max())}: sum of |weight codes| "
+                         "x largest input code + |bias code|); not exported")
     codes = builder.input_codes(value, layer)
     weight = builder.constant(f"{layer.name}.weight_codes", layer.weight_codes)
     if isinstance(module, nn.Conv2d):

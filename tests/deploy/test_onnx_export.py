@@ -47,6 +47,7 @@ def test_graph_holds_integer_convolutions_of_input_and_weight_codes(small_env, e
     assert "DequantizeLinear" not in ops and "Conv" not in ops and "Gemm" not in ops
     assert ops.count("ConvInteger") + ops.count("MatMulInteger") == layers
     assert ops.count("Cast") == ops.count("Mul") == layers  # int32 sums -> float32 * (input step x kernel step)
+    assert ops.count("Add") == layers + 9  # each layer's int32 bias codes, and the 9 residual additions
 
 
 def test_onnxruntime_gives_the_evaluators_logits_bit_for_bit(small_env, exported) -> None:
