@@ -12,12 +12,15 @@ integer codes (``round(x / step)``, clamped to the QBN's range), its weight is i
 code products plus its bias as an integer on the accumulator's grid, and the sums become the float
 output as ``sums * (input step x kernel step)`` (``IntegerRescale``). The bias code is
 ``round(bias / (input step x kernel step))``: the int32 bias of integer-only inference (Jacob et al.,
-CVPR 2018, section 2.4), which moves each output by at most half an accumulator step. The codes are held
-in float32 and summed by the ordinary float convolution, which is exact, whatever its summation order and
-wherever it adds the bias, while every sum of |terms| stays at most ``2^24``; that bound is checked per
-layer once, at build time, from the largest per-kernel sum of |weight codes| over the table's QBNs times
-the largest activation code, plus the largest bias code (``accumulation_dtype``). A layer whose bound
-exceeds it sums in float64 instead (exact to ``2^53``), and its sums are rounded once to float32. So the
+CVPR 2018, section 2.4), made finer by scaling the sums by ``2^f`` where the bound below leaves room
+(``f`` up to ``BIAS_FRACTION_BITS``, ``layer_integers``), so each output moves by at most ``2^-(f+1)``
+accumulator steps. The codes are held in float32 and summed by the ordinary float convolution, which is
+exact, whatever its summation order and wherever it adds the bias, while every sum of |terms| stays at
+most ``2^24``; that bound is checked per layer once, at build time, from the largest per-kernel sum of
+|weight codes| over the table's QBNs times the largest activation code, plus the largest bias code
+(``accumulation_dtype``), and again for each configuration at its QBNs (``layer_integers``, for the hook
+path). A layer whose bound exceeds it sums in float64 instead (exact to ``2^53``), and its sums are
+rounded once to float32. So the
 result does not depend on the convolution algorithm's summation order, and an ONNX export with integer
 convolutions (``autoq_env.deploy.onnx_export``) gives bit for bit the same logits. (On CUDA, cuDNN may
 pick Winograd or FFT algorithms whose transforms round; exactness is then not guaranteed, which has not
@@ -47,6 +50,7 @@ import os
 import time
 import warnings
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -61,6 +65,19 @@ Batches = Sequence[tuple[torch.Tensor, torch.Tensor]]
 # AUTOQ_COMPILE=0 never compiles; AUTOQ_COMPILE=1 compiles at the first quantized evaluation.
 COMPILE_AFTER_IMAGES = 100_000
 EXACT_FLOAT32_INTEGER = 2 ** 24  # float32 holds every integer up to this magnitude exactly
+BIAS_FRACTION_BITS = 8  # the bias rounds to 2^-8 of an accumulator step where the sums leave room
+
+
+class LayerIntegers(NamedTuple):
+    """A quantized layer's integers at one configuration: its output is
+    ``(2^fraction_bits * sum(input codes x weight_codes) + bias_codes) * output_scale``."""
+
+    weight_codes: torch.Tensor  # int8, the weight's shape
+    weight_steps: torch.Tensor  # float32 (c_out,)
+    dtype: torch.dtype  # float32 where this configuration's sums stay within 2^24, else float64
+    fraction_bits: int
+    bias_codes: torch.Tensor | None  # float64 (c_out,), integer values: round(bias / output_scale)
+    output_scale: torch.Tensor  # float32 (c_out,): input step x kernel step / 2^fraction_bits
 
 
 def fold_batch_norm(model: nn.Module) -> nn.Module:
@@ -201,6 +218,7 @@ class QuantizedEvaluator:
         self.activation_quantizers = self._calibrate(calibration)
         self.accumulation_dtypes = [accumulation_dtype(table, quantizer, bias) for table, quantizer, bias
                                     in zip(self.weights, self.activation_quantizers, self.float_biases)]
+        self._hook_dtypes = list(self.accumulation_dtypes)  # per configuration (``layer_integers``)
         self._rescales = [IntegerRescale(layer.weight.shape).to(self.device) for layer in self.layers]
         self._activation_qbn: list[int | None] = [None] * len(self.layers)
         # before the hooks: the copy must not carry them
@@ -260,13 +278,13 @@ class QuantizedEvaluator:
         return [(total / max(count, 1)).cpu() for total in fisher]
 
     def _make_input_hook(self, index: int):
-        quantizer, dtype = self.activation_quantizers[index], self.accumulation_dtypes[index]
+        quantizer = self.activation_quantizers[index]
 
         def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...] | None:
             qbn = self._activation_qbn[index]
             if qbn is None:
                 return None
-            return (quantizer.codes(inputs[0], qbn).to(dtype), *inputs[1:])
+            return (quantizer.codes(inputs[0], qbn).to(self._hook_dtypes[index]), *inputs[1:])
         return hook
 
     def _make_output_hook(self, index: int):
@@ -285,11 +303,33 @@ class QuantizedEvaluator:
             out.append((0.5 * (fisher * delta.pow(2)).flatten(1).sum(1)).double().numpy())
         return out
 
-    def output_scale(self, index: int, activation_qbn: int, weight_steps: torch.Tensor) -> torch.Tensor:
-        """Layer ``index``'s factor from integer sums to float outputs: the float32 product of its input's step
-        at ``activation_qbn`` bits and each kernel's weight step (``(c_out,)`` float32)."""
-        step = torch.tensor(self.activation_quantizers[index].step(activation_qbn), dtype=torch.float32)
-        return step * weight_steps.float()
+    def layer_integers(self, index: int, activation_qbn: int, kernel_qbn: np.ndarray) -> LayerIntegers:
+        """Layer ``index``'s integer form at a configuration (what ``apply`` loads and the exports write).
+
+        The sums are scaled by ``2^f`` (``f = fraction_bits``: the largest in ``0..BIAS_FRACTION_BITS`` for
+        which this configuration's bound, sum of |weight codes| x largest input code + |bias code|, times
+        ``2^f`` stays within ``2^24``), so that the bias rounds to ``2^-f`` of an accumulator step;
+        ``output_scale`` is divided by ``2^f`` (exact in float32). ``dtype`` is float32 when the bound
+        (times ``2^f``) is within ``2^24``, else float64: the hook path sums in it, the fused graph in the
+        build-time worst case (``accumulation_dtypes``); both are exact, so they agree bit for bit.
+        """
+        codes, steps = self.weights[index].gather(kernel_qbn)
+        quantizer = self.activation_quantizers[index]
+        scale = torch.tensor(quantizer.step(activation_qbn), dtype=torch.float32) * steps  # input x kernel step
+        rows = torch.as_tensor(np.asarray(kernel_qbn, dtype=np.int64)) - self.qbns[0]
+        bound = (self.weights[index].code_abs_sum[rows, torch.arange(len(steps))].double()
+                 * max(abs(code) for code in quantizer.code_range(activation_qbn)))
+        bias = self.float_biases[index]
+        if bias is not None:
+            bound = bound + bias_codes(bias.cpu(), scale).abs() + 1
+        largest = float(bound.max())
+        fraction_bits = 0
+        while fraction_bits < BIAS_FRACTION_BITS and largest * 2 ** (fraction_bits + 1) <= EXACT_FLOAT32_INTEGER:
+            fraction_bits += 1
+        dtype = torch.float32 if largest * 2 ** fraction_bits <= EXACT_FLOAT32_INTEGER else torch.float64
+        scale = scale * 2.0 ** -fraction_bits
+        bias_code = None if bias is None else bias_codes(bias.cpu(), scale)
+        return LayerIntegers(codes, steps, dtype, fraction_bits, bias_code, scale)
 
     def apply(self, activation_qbn: Sequence[int] | None, kernel_qbn: Sequence[np.ndarray] | None) -> None:
         """Quantize the model to a configuration; ``None`` for both restores the float model.
@@ -308,16 +348,14 @@ class QuantizedEvaluator:
                     if layer.bias is not None:
                         _load(layer.bias, self.float_biases[index])
                     continue
-                codes, steps = table.gather(kernel_qbn[index])
-                codes = codes.to(self.device, self.accumulation_dtypes[index])
-                scale = self.output_scale(index, int(activation_qbn[index]), steps)
-                self._rescales[index].scale.copy_(scale.view_as(self._rescales[index].scale))
-                bias = self.float_biases[index]
-                bias = None if bias is None else bias_codes(bias, scale.to(self.device)).to(codes.dtype)
-                for target in [layer] + ([] if self.fused is None else [self._fused_layers[index]]):
-                    _load(target.weight, codes)
-                    if bias is not None:
-                        _load(target.bias, bias)
+                integers = self.layer_integers(index, int(activation_qbn[index]), kernel_qbn[index])
+                self._hook_dtypes[index] = integers.dtype
+                self._rescales[index].scale.copy_(integers.output_scale.view_as(self._rescales[index].scale))
+                targets = [layer] + ([] if self.fused is None else [self._fused_layers[index]])
+                for target, dtype in zip(targets, (integers.dtype, self.accumulation_dtypes[index])):
+                    _load(target.weight, integers.weight_codes.to(self.device, dtype) * 2 ** integers.fraction_bits)
+                    if integers.bias_codes is not None:
+                        _load(target.bias, integers.bias_codes.to(self.device, dtype))
         self._activation_qbn = [None] * len(self.layers) if activation_qbn is None else [int(b) for b in activation_qbn]
         for quantizer, qbn, calibrated in zip(self._fused_quantizers, self._activation_qbn, self.activation_quantizers):
             if qbn is not None:

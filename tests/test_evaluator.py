@@ -55,7 +55,7 @@ def test_a_layer_whose_sums_float32_cannot_hold_sums_in_float64_exactly(small_en
     int64 computation of the same codes and bias codes, rounded once; the float model is restored exactly."""
     from torch import nn
 
-    from autoq_env.evaluator import QuantizedEvaluator, bias_codes
+    from autoq_env.evaluator import QuantizedEvaluator
 
     problem = small_env.unwrapped.problem
     channels, size = problem.info.in_channels, problem.info.image_size
@@ -81,13 +81,17 @@ def test_a_layer_whose_sums_float32_cannot_hold_sums_in_float64_exactly(small_en
         handle = linear.register_forward_pre_hook(lambda module, args: hidden.append(args[0]))
         evaluator.model(images)
         handle.remove()
-        codes, steps = evaluator.weights[1].gather(kernels[1])
-        scale = evaluator.output_scale(1, 8, steps)
-        exact = (hidden[0].long() @ codes.long().T + bias_codes(evaluator.float_biases[1], scale).long()).float()
-        expected = exact * scale  # int64 sums with the bias codes, rounded once to float32, then rescaled
+        integers = evaluator.layer_integers(1, 8, kernels[1])
+        exact = (hidden[0].long() @ integers.weight_codes.long().T * 2 ** integers.fraction_bits
+                 + integers.bias_codes.long()).float()
+        expected = exact * integers.output_scale  # int64 sums with the bias codes, rounded once to float32
     assert hidden[0].dtype == torch.float64
     assert float(exact.abs().max()) > 2 ** 24  # float32 sums would have rounded
     assert torch.equal(logits, expected)
+    evaluator.apply([8, 2], kernels)  # 2-bit inputs: this configuration's sums fit float32 in the hook path
+    assert evaluator.layer_integers(1, 2, kernels[1]).dtype == torch.float32
+    with torch.inference_mode():
+        assert torch.equal(evaluator.model(images), evaluator.fused(images))  # the fused graph sums in float64
     evaluator.apply(None, None)
     with torch.inference_mode():
         assert torch.equal(evaluator.model(images), float_logits)

@@ -6,9 +6,10 @@ a layer at QBN ``b`` holds the integer codes ``round(w_q / scale_k)`` in ``-(2^(
 (``autoq_env.quant.kernel_codes``, stored in the evaluator's table); the layer's input is clipped to the
 calibrated activation range and quantized on ``{0..2^a-1}`` (after a ReLU) or
 ``{-(2^(a-1)-1)..2^(a-1)-1}`` (signed inputs) with step ``ActivationQuantizer.step(a)``. The layer's
-output is its integer sums plus its bias codes (``round(bias / output_scale)``, the int32 bias of
-integer-only inference) times ``output_scale`` (float32 input step x kernel step), as the evaluator
-computes it. Weights are those of the BatchNorm-folded model (what an integer engine runs).
+output is ``(2^f x integer sums + bias codes) * output_scale``, with ``output_scale`` the float32 input
+step x kernel step / ``2^f`` and bias codes ``round(bias / output_scale)`` (the int32 bias of
+integer-only inference), as the evaluator computes it (``QuantizedEvaluator.layer_integers``). Weights
+are those of the BatchNorm-folded model (what an integer engine runs).
 
 ``save_integer`` writes the compact export: one ``.npz`` (compressed) of codes, scales, bits and
 biases per layer, and a JSON manifest beside it (layer order, shapes, activation grids, storage).
@@ -28,7 +29,6 @@ from torch import nn
 
 from autoq_env import atomic_io
 from autoq_env.deploy.config import load_config
-from autoq_env.evaluator import bias_codes
 from autoq_env.quant import signed_levels
 
 SCALE_BITS = 32  # each kernel's step is stored as a float32
@@ -44,11 +44,12 @@ class QuantizedLayer:
     weight_scale: np.ndarray  # float32 (c_out,)
     kernel_qbn: np.ndarray  # int64 (c_out,)
     bias: np.ndarray | None  # float32 (c_out,)
-    bias_codes: np.ndarray | None  # int64 (c_out,): round(bias / output_scale), added to the integer sums
+    fraction_bits: int  # the sums are scaled by 2^fraction_bits before the bias codes are added
+    bias_codes: np.ndarray | None  # int64 (c_out,): round(bias / output_scale), added to the scaled sums
     activation_qbn: int
     activation_signed: bool
     activation_scale: float  # step of the input grid (a float32 value)
-    output_scale: np.ndarray  # float32 (c_out,): activation_scale * weight_scale, from integer sums to outputs
+    output_scale: np.ndarray  # float32 (c_out,): activation_scale * weight_scale / 2^fraction_bits
 
     @property
     def activation_code_range(self) -> tuple[int, int]:
@@ -92,21 +93,22 @@ def quantize_network(env: gym.Env, config: Any) -> QuantizedNetwork:
     problem = env.unwrapped.problem
     evaluator = problem.evaluator
     layers = []
-    for index, (spec, table, bias) in enumerate(zip(problem.specs, evaluator.weights, evaluator.float_biases)):
+    for index, (spec, bias) in enumerate(zip(problem.specs, evaluator.float_biases)):
         qbn = np.asarray(config["kernel_qbn"][index], dtype=np.int64)
-        codes, steps = table.gather(qbn)  # the evaluator's codes and steps at this configuration
-        quantizer = evaluator.activation_quantizers[index]
         activation_qbn = int(config["activation_qbn"][index])
-        scale = evaluator.output_scale(index, activation_qbn, steps)
+        quantizer = evaluator.activation_quantizers[index]
         if quantizer.signed and activation_qbn == 1:
             raise ValueError(f"layer {index} ({spec.name}): a 1-bit signed activation grid is a sign function, which "
                              "has no QuantizeLinear form; give this layer's activation at least 2 bits")
+        integers = evaluator.layer_integers(index, activation_qbn, qbn)  # what the evaluator computes
         layers.append(QuantizedLayer(
-            name=spec.name, weight_codes=codes.numpy(), weight_scale=steps.numpy(), kernel_qbn=qbn,
-            bias=None if bias is None else bias.cpu().numpy().astype(np.float32),
-            bias_codes=None if bias is None else bias_codes(bias.cpu(), scale).numpy().astype(np.int64),
+            name=spec.name, weight_codes=integers.weight_codes.numpy(), weight_scale=integers.weight_steps.numpy(),
+            kernel_qbn=qbn, bias=None if bias is None else bias.cpu().numpy().astype(np.float32),
+            fraction_bits=integers.fraction_bits,
+            bias_codes=None if bias is None else integers.bias_codes.numpy().astype(np.int64),
             activation_qbn=activation_qbn, activation_signed=quantizer.signed,
-            activation_scale=float(np.float32(quantizer.step(activation_qbn))), output_scale=scale.numpy()))
+            activation_scale=float(np.float32(quantizer.step(activation_qbn))),
+            output_scale=integers.output_scale.numpy()))
     info = problem.info
     return QuantizedNetwork(evaluator.model, layers, (info.in_channels, info.image_size, info.image_size))
 
@@ -119,14 +121,15 @@ def manifest(network: QuantizedNetwork) -> dict[str, Any]:
         "weights": "per layer '<name>.codes' int8 (one row per kernel), '<name>.scale' float32 per kernel, "
                    "'<name>.bits' per kernel, '<name>.bias' float32, '<name>.bias_codes' int32 and "
                    "'<name>.output_scale' float32 per kernel; weight = codes * scale",
-        "outputs": "each layer's output = (sum of input codes x weight codes + bias_codes) * output_scale, "
-                   "output_scale = activation_scale * scale in float32, bias_codes = round(bias / output_scale)",
+        "outputs": "each layer's output = (2^fraction_bits * sum of input codes x weight codes + bias_codes) * "
+                   "output_scale, output_scale = activation_scale * scale / 2^fraction_bits in float32, "
+                   "bias_codes = round(bias / output_scale)",
         "activations": "each layer's input is clipped and rounded to scale * {lo..hi} (round half to even)",
         "layers": [{
             "name": layer.name, "weight_shape": list(layer.weight_codes.shape),
             "kernel_qbn_counts": {str(b): int((layer.kernel_qbn == b).sum()) for b in np.unique(layer.kernel_qbn)},
             "activation_qbn": layer.activation_qbn, "activation_signed": layer.activation_signed,
-            "activation_scale": layer.activation_scale,
+            "activation_scale": layer.activation_scale, "fraction_bits": layer.fraction_bits,
             "activation_code_range": list(layer.activation_code_range),
         } for layer in network.layers],
         "storage": network.storage(),

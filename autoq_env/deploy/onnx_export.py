@@ -6,9 +6,9 @@ for signed inputs, zero point 0; ONNX's round-half-to-even and saturation equal 
 ``round`` and ``clamp``, and the Clip holds the codes inside the QBN's range, which is narrower than the
 8-bit container); a ``ConvInteger`` (or ``MatMulInteger`` for a linear layer) sums the products of those
 codes and the layer's int8 weight codes in int32, which is exact (the export refuses a layer whose sums
-could overflow int32); ``Add`` of the int32 bias codes (``round(bias / output_scale)``), ``Cast`` to
-float32 and ``Mul`` by the per-kernel ``output_scale`` (the float32 product of the input's step and the
-kernel's step) finish it. The
+could overflow int32); ``Mul`` by ``2^f`` and ``Add`` of the bias codes (int32, ``round(bias /
+output_scale)``), ``Cast`` to float32 and ``Mul`` by the per-kernel ``output_scale`` (the float32 product
+of the input's step and the kernel's step, over ``2^f``) finish it. The
 evaluator forms the same exact integer sums in float32 (or float64 where float32 could not hold them),
 so each layer's output, and therefore the logits, are bit for bit the evaluator's: onnxruntime and the
 evaluator agree on every image (``benchmarks/export_check.py`` checks the whole test split).
@@ -71,10 +71,14 @@ class _GraphBuilder:
         return self.node("QuantizeLinear", [clipped, *quant], f"{prefix}.codes")
 
     def rescale(self, sums: str, layer: QuantizedLayer, name: str) -> str:
-        """int32 sums to float outputs: Add the int32 bias codes, Cast, Mul by the per-kernel ``output_scale``."""
+        """int32 sums to float outputs: Mul by ``2^fraction_bits`` and Add the bias codes (int32), Cast, Mul by the
+        per-kernel ``output_scale``."""
         from onnx import TensorProto
 
         shape = (-1,) + (1,) * (layer.weight_codes.ndim - 2)  # output channels on axis 1
+        if layer.fraction_bits:
+            shift = self.constant(f"{layer.name}.fraction_scale", np.int32(2 ** layer.fraction_bits))
+            sums = self.node("Mul", [sums, shift], f"{name}.sums_scaled")
         if layer.bias_codes is not None:
             bias = self.constant(f"{layer.name}.bias_codes", layer.bias_codes.astype(np.int32).reshape(shape))
             sums = self.node("Add", [sums, bias], f"{name}.sums_with_bias")
@@ -111,6 +115,7 @@ def _integer_layer(builder: _GraphBuilder, name: str, module: nn.Module, value: 
     ``rescale``."""
     low, high = layer.activation_code_range
     bound = np.abs(layer.weight_codes.astype(np.int64)).reshape(len(layer.weight_codes), -1).sum(1) * max(-low, high)
+    bound = bound * 2 ** layer.fraction_bits
     if layer.bias_codes is not None:
         bound = bound + np.abs(layer.bias_codes)
     if int(bound.max()) >= 2 ** 31:

@@ -46,7 +46,8 @@ def test_graph_holds_integer_convolutions_of_input_and_weight_codes(small_env, e
     assert ops.count("QuantizeLinear") == layers  # one per layer input
     assert "DequantizeLinear" not in ops and "Conv" not in ops and "Gemm" not in ops
     assert ops.count("ConvInteger") + ops.count("MatMulInteger") == layers
-    assert ops.count("Cast") == ops.count("Mul") == layers  # int32 sums -> float32 * (input step x kernel step)
+    shifted = sum(layer.fraction_bits > 0 for layer in network.layers)  # sums scaled by 2^f (an int32 Mul)
+    assert ops.count("Cast") == layers and ops.count("Mul") == layers + shifted  # float32 * output scale
     assert ops.count("Add") == layers + 9  # each layer's int32 bias codes, and the 9 residual additions
 
 
