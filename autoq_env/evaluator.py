@@ -316,7 +316,7 @@ class QuantizedEvaluator:
         codes, steps = self.weights[index].gather(kernel_qbn)
         quantizer = self.activation_quantizers[index]
         scale = torch.tensor(quantizer.step(activation_qbn), dtype=torch.float32) * steps  # input x kernel step
-        rows = torch.as_tensor(np.asarray(kernel_qbn, dtype=np.int64)) - self.qbns[0]
+        rows = torch.as_tensor(np.array(kernel_qbn, dtype=np.int64)) - self.qbns[0]  # a copy: read-only is fine
         bound = (self.weights[index].code_abs_sum[rows, torch.arange(len(steps))].double()
                  * max(abs(code) for code in quantizer.code_range(activation_qbn)))
         bias = self.float_biases[index]
