@@ -10,8 +10,8 @@ it with the settings recorded in ``runs/hrl/run.json``.
 After a search (``autoq_env.deploy``): ``autoq evaluate runs/hrl/best_config.json`` scores it next to
 float and uniform 8-bit; ``autoq finetune runs/hrl/best_config.json --epochs 2 --out runs/hrl/qat``
 fine-tunes at it; ``autoq export runs/hrl/best_config.json --format onnx --out model.onnx
-[--checkpoint runs/hrl/qat/model.pt]`` writes an ONNX graph with QuantizeLinear/DequantizeLinear pairs
-(``--format npz``: integer codes, scales and bits with a JSON manifest).
+[--checkpoint runs/hrl/qat/model.pt]`` writes an ONNX graph of integer convolutions (QuantizeLinear,
+ConvInteger/MatMulInteger, float rescale) (``--format npz``: integer codes, scales and bits with a JSON manifest).
 """
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ def export_config(args: argparse.Namespace) -> None:
     network = quantize_network(_make_env(args), args.config)  # refuses a configuration that does not fit
     if args.format == "onnx":
         size = save_onnx(network, args.out)
-        print(f"wrote {args.out} ({size} bytes, ONNX opset with QuantizeLinear/DequantizeLinear)")
+        print(f"wrote {args.out} ({size} bytes, ONNX with QuantizeLinear and ConvInteger/MatMulInteger)")
     else:
         save_integer(network, args.out)
         print(f"wrote {args.out} and {Path(args.out).with_suffix('.json')}")
@@ -263,11 +263,11 @@ def _add_deploy_commands(commands) -> None:
     _add_env_arguments(finetune_parser)
     finetune_parser.set_defaults(run=finetune_config)
 
-    export_parser = commands.add_parser("export", help="export a configuration: ONNX with Q/DQ pairs, or integers")
+    export_parser = commands.add_parser("export", help="export a configuration: ONNX integer graph, or integers")
     export_parser.add_argument("config", help="a configuration file, e.g. a search's best_config.json")
     export_parser.add_argument("--format", choices=("onnx", "npz"), default="onnx",
-                               help="onnx: QuantizeLinear/DequantizeLinear graph; npz: integer codes, scales and bits "
-                                    "with a JSON manifest beside it")
+                               help="onnx: QuantizeLinear + ConvInteger/MatMulInteger graph; npz: integer codes, "
+                                    "scales, bits and a JSON manifest beside it")
     export_parser.add_argument("--out", required=True, help="the .onnx or .npz file")
     _add_env_arguments(export_parser)
     export_parser.set_defaults(run=export_config)

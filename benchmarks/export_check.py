@@ -3,11 +3,11 @@
     python -m benchmarks.export_check [--config best_config.json ...] [--checkpoint model.pt] [--out FILE]
 
 For each configuration (default: uniform 4-bit and a seeded random mix of kernel QBNs 2..6 and
-activation QBNs 3..8), exports the env's model to ONNX (QuantizeLinear/DequantizeLinear pairs), runs it
-in onnxruntime on the CPU over the test split, and compares every image's top-1 prediction with the
-project's evaluator (``env.evaluate``'s model). Also runs onnxruntime with its graph optimisations on,
-whose Q/DQ fusions run integer kernels: reported for information, not required to agree. Exits 1 if
-any prediction of the unoptimised graph differs.
+activation QBNs 3..8), exports the env's model to ONNX (QuantizeLinear, ConvInteger/MatMulInteger, then
+a float rescale), runs it in onnxruntime on the CPU over the test split, and compares every image's
+top-1 prediction with the project's evaluator (``env.evaluate``'s model). Also runs onnxruntime with
+its graph optimisations on (constant folding and operator fusions): reported for information, not
+required to agree. Exits 1 if any prediction of the unoptimised graph differs.
 """
 
 from __future__ import annotations

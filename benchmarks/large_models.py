@@ -9,6 +9,8 @@ weights (``checkpoint=None``) on a tiny ImageNet-style folder made in a temporar
 
 - ``build_s``: wall time of ``gym.make("AutoQ-<Model>-ImageNet-v0", ...)``: data, calibration, the
   per-(kernel, QBN) weight table, the Fisher pass and the float accuracy;
+- ``float64_sum_layers``: the layers whose integer sums could exceed what float32 holds exactly, so
+  that the evaluator sums them in float64 (``autoq_env.evaluator.accumulation_dtype``);
 - ``rss_before_build_mib`` / ``peak_rss_mib``: the process's resident memory after its imports, and
   its high-water mark after the build and one episode (``VmHWM`` of ``/proc/self/status``);
 - ``episode_steps`` and ``episode_s``: one episode of uniformly random actions, and ``step_s`` its
@@ -119,6 +121,7 @@ def measure(model: str, repeats: int) -> dict[str, Any]:
             "model": model, "env_id": MODEL_IDS[model],
             "quantizable_weights": sum(layer.weight.numel() for layer in problem.evaluator.layers),
             "layers": len(problem.specs), "kernels": int(sum(problem.num_kernels)),
+            "float64_sum_layers": sum(dtype == torch.float64 for dtype in problem.evaluator.accumulation_dtypes),
             "build_s": build_s, "rss_before_build_mib": before, "peak_rss_mib": peak_rss_mib(),
             "episode_steps": steps, "episode_s": episode_s, "evaluation_s": info["evaluation_time_s"],
             "step_s": (episode_s - info["evaluation_time_s"]) / steps,

@@ -9,7 +9,8 @@ One module per job, each taking an env (``gym.make("AutoQ-ResNet-v0", ...)``) an
 * ``finetune``: quantization-aware training at exactly the configuration (``autoq finetune``);
 * ``integer``: the quantized network as integer codes, per-kernel scales and bits, activation grids;
   storage size; the compact ``.npz`` + JSON manifest export (``autoq export --format npz``);
-* ``onnx_export``: an ONNX graph with QuantizeLinear/DequantizeLinear pairs (``autoq export --format onnx``).
+* ``onnx_export``: an ONNX graph of the evaluator's integer arithmetic: QuantizeLinear, ConvInteger/MatMulInteger,
+  rescale (``autoq export --format onnx``).
 
 These modules sit above the env and below the agents; nothing in the env imports them.
 """

@@ -3,10 +3,13 @@
 Everything is read from the env's evaluator, so it is the very grid the search scored: kernel ``k`` of
 a layer at QBN ``b`` holds the integer codes ``round(w_q / scale_k)`` in ``-(2^(b-1)-1)..2^(b-1)-1``
 (``-1, +1`` at 1 bit) in an int8 container, with its MSE-chosen step ``scale_k``
-(``autoq_env.quant.quantize_kernels``); the layer's input is clipped to the calibrated activation range
-and quantized on ``{0..2^a-1}`` (after a ReLU) or ``{-(2^(a-1)-1)..2^(a-1)-1}`` (signed inputs) with
-step ``ActivationQuantizer.step(a)``. Weights are those of the BatchNorm-folded model (what an
-integer engine runs); biases stay float32 (they live in the 32-bit accumulators).
+(``autoq_env.quant.kernel_codes``, stored in the evaluator's table); the layer's input is clipped to the
+calibrated activation range and quantized on ``{0..2^a-1}`` (after a ReLU) or
+``{-(2^(a-1)-1)..2^(a-1)-1}`` (signed inputs) with step ``ActivationQuantizer.step(a)``. The layer's
+output is ``(2^f x integer sums + bias codes) * output_scale``, with ``output_scale`` the float32 input
+step x kernel step / ``2^f`` and bias codes ``round(bias / output_scale)`` (the int32 bias of
+integer-only inference), as the evaluator computes it (``QuantizedEvaluator.layer_integers``). Weights
+are those of the BatchNorm-folded model (what an integer engine runs).
 
 ``save_integer`` writes the compact export: one ``.npz`` (compressed) of codes, scales, bits and
 biases per layer, and a JSON manifest beside it (layer order, shapes, activation grids, storage).
@@ -22,7 +25,6 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import torch
 from torch import nn
 
 from autoq_env import atomic_io
@@ -42,9 +44,12 @@ class QuantizedLayer:
     weight_scale: np.ndarray  # float32 (c_out,)
     kernel_qbn: np.ndarray  # int64 (c_out,)
     bias: np.ndarray | None  # float32 (c_out,)
+    fraction_bits: int  # the sums are scaled by 2^fraction_bits before the bias codes are added
+    bias_codes: np.ndarray | None  # int64 (c_out,): round(bias / output_scale), added to the scaled sums
     activation_qbn: int
     activation_signed: bool
     activation_scale: float  # step of the input grid (a float32 value)
+    output_scale: np.ndarray  # float32 (c_out,): activation_scale * weight_scale / 2^fraction_bits
 
     @property
     def activation_code_range(self) -> tuple[int, int]:
@@ -88,24 +93,22 @@ def quantize_network(env: gym.Env, config: Any) -> QuantizedNetwork:
     problem = env.unwrapped.problem
     evaluator = problem.evaluator
     layers = []
-    for index, (spec, layer, table) in enumerate(zip(problem.specs, evaluator.layers, evaluator.weights)):
+    for index, (spec, bias) in enumerate(zip(problem.specs, evaluator.float_biases)):
         qbn = np.asarray(config["kernel_qbn"][index], dtype=np.int64)
-        rows = torch.as_tensor(qbn - table.qbns[0])
-        kernels = torch.arange(len(qbn))
-        dequantized = table.table[rows, kernels].double()  # the evaluator's weight at this configuration
-        scale = table.scales[rows, kernels]
-        shape = (-1,) + (1,) * (dequantized.ndim - 1)
-        codes = torch.round(dequantized / scale.double().view(shape))
+        activation_qbn = int(config["activation_qbn"][index])
         quantizer = evaluator.activation_quantizers[index]
-        activation_qbn = config["activation_qbn"][index]
         if quantizer.signed and activation_qbn == 1:
             raise ValueError(f"layer {index} ({spec.name}): a 1-bit signed activation grid is a sign function, which "
                              "has no QuantizeLinear form; give this layer's activation at least 2 bits")
+        integers = evaluator.layer_integers(index, activation_qbn, qbn)  # what the evaluator computes
         layers.append(QuantizedLayer(
-            name=spec.name, weight_codes=codes.numpy().astype(np.int8), weight_scale=scale.numpy().astype(np.float32),
-            kernel_qbn=qbn, bias=None if layer.bias is None else layer.bias.detach().cpu().numpy().astype(np.float32),
-            activation_qbn=int(activation_qbn), activation_signed=quantizer.signed,
-            activation_scale=float(np.float32(quantizer.step(activation_qbn)))))
+            name=spec.name, weight_codes=integers.weight_codes.numpy(), weight_scale=integers.weight_steps.numpy(),
+            kernel_qbn=qbn, bias=None if bias is None else bias.cpu().numpy().astype(np.float32),
+            fraction_bits=integers.fraction_bits,
+            bias_codes=None if bias is None else integers.bias_codes.numpy().astype(np.int64),
+            activation_qbn=activation_qbn, activation_signed=quantizer.signed,
+            activation_scale=float(np.float32(quantizer.step(activation_qbn))),
+            output_scale=integers.output_scale.numpy()))
     info = problem.info
     return QuantizedNetwork(evaluator.model, layers, (info.in_channels, info.image_size, info.image_size))
 
@@ -116,13 +119,17 @@ def manifest(network: QuantizedNetwork) -> dict[str, Any]:
         "format": "autoq-integer-v1",
         "input_shape": list(network.input_shape),
         "weights": "per layer '<name>.codes' int8 (one row per kernel), '<name>.scale' float32 per kernel, "
-                   "'<name>.bits' per kernel, '<name>.bias' float32; weight = codes * scale",
+                   "'<name>.bits' per kernel, '<name>.bias' float32, '<name>.bias_codes' int32 and "
+                   "'<name>.output_scale' float32 per kernel; weight = codes * scale",
+        "outputs": "each layer's output = (2^fraction_bits * sum of input codes x weight codes + bias_codes) * "
+                   "output_scale, output_scale = activation_scale * scale / 2^fraction_bits in float32, "
+                   "bias_codes = round(bias / output_scale)",
         "activations": "each layer's input is clipped and rounded to scale * {lo..hi} (round half to even)",
         "layers": [{
             "name": layer.name, "weight_shape": list(layer.weight_codes.shape),
             "kernel_qbn_counts": {str(b): int((layer.kernel_qbn == b).sum()) for b in np.unique(layer.kernel_qbn)},
             "activation_qbn": layer.activation_qbn, "activation_signed": layer.activation_signed,
-            "activation_scale": layer.activation_scale,
+            "activation_scale": layer.activation_scale, "fraction_bits": layer.fraction_bits,
             "activation_code_range": list(layer.activation_code_range),
         } for layer in network.layers],
         "storage": network.storage(),
@@ -139,8 +146,10 @@ def save_integer(network: QuantizedNetwork, path: str | os.PathLike) -> dict[str
         arrays[f"{layer.name}.codes"] = layer.weight_codes
         arrays[f"{layer.name}.scale"] = layer.weight_scale
         arrays[f"{layer.name}.bits"] = layer.kernel_qbn.astype(np.uint8)
+        arrays[f"{layer.name}.output_scale"] = layer.output_scale
         if layer.bias is not None:
             arrays[f"{layer.name}.bias"] = layer.bias
+            arrays[f"{layer.name}.bias_codes"] = layer.bias_codes.astype(np.int32)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     data = manifest(network)

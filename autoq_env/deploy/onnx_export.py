@@ -1,19 +1,21 @@
-"""ONNX export of a quantized network with QuantizeLinear/DequantizeLinear pairs.
+"""ONNX export of a quantized network as integer arithmetic: QuantizeLinear, ConvInteger/MatMulInteger, rescale.
 
-Each quantizable layer becomes a ``Conv`` or ``Gemm`` whose weight is ``DequantizeLinear`` of its int8
-codes with one float32 scale per output channel (``axis=0``): exactly the per-kernel grids. Its input
-goes through ``Clip`` to the activation grid's range, then ``QuantizeLinear`` / ``DequantizeLinear``
-(uint8 after a ReLU, int8 for signed inputs, zero point 0): ONNX's round-half-to-even and
-saturation equal the evaluator's ``round`` and ``clamp`` (``autoq_env.quant``), and the Clip holds
-the codes inside the QBN's range, which is narrower than the 8-bit container.
+Each quantizable layer computes what the evaluator computes (``autoq_env.evaluator``): its input goes
+through ``Clip`` to the activation grid's range, then ``QuantizeLinear`` (uint8 codes after a ReLU, int8
+for signed inputs, zero point 0; ONNX's round-half-to-even and saturation equal the evaluator's
+``round`` and ``clamp``, and the Clip holds the codes inside the QBN's range, which is narrower than the
+8-bit container); a ``ConvInteger`` (or ``MatMulInteger`` for a linear layer) sums the products of those
+codes and the layer's int8 weight codes in int32, which is exact (the export refuses a layer whose sums
+could overflow int32); ``Mul`` by ``2^f`` and ``Add`` of the bias codes (int32, ``round(bias /
+output_scale)``), ``Cast`` to float32 and ``Mul`` by the per-kernel ``output_scale`` (the float32 product
+of the input's step and the kernel's step, over ``2^f``) finish it. The
+evaluator forms the same exact integer sums in float32 (or float64 where float32 could not hold them),
+so each layer's output, and therefore the logits, are bit for bit the evaluator's: onnxruntime and the
+evaluator agree on every image (``benchmarks/export_check.py`` checks the whole test split).
 
-What remains different from the evaluator is float arithmetic: onnxruntime's convolutions sum in
-another order than torch's, the sums differ in the last bits, and where such a value lies on a
-rounding boundary of the next activation grid one code moves by one step. The logits then differ a
-little, and a prediction can flip on an image whose two top classes nearly tie
-(``benchmarks/export_check.py`` counts them on the whole test split). Weights cannot cause it: the
-evaluator's weights (``code * scale`` rounded once from float64) and the DequantizeLinear's (float32
-``code * scale``) differ by at most one ulp, and torch on either gives the same predictions.
+The weights are stored as the int8 codes (``<layer>.weight_codes``, one row per kernel; kernel ``k``
+takes at most ``2^b_k`` values) with their float32 steps folded into ``<layer>.output_scale``; the
+compact export (``autoq_env.deploy.integer``) holds the steps separately.
 
 The rest of the graph is translated node by node from the BatchNorm-folded model's ``torch.fx``
 graph; the operations translated are those of CIFAR ResNets and torchvision's ResNet, MobileNetV2 and
@@ -56,7 +58,8 @@ class _GraphBuilder:
         self.nodes.append(self.helper.make_node(op, inputs, [output], name=output, **attributes))
         return output
 
-    def quantize_input(self, value: str, layer: QuantizedLayer) -> str:
+    def input_codes(self, value: str, layer: QuantizedLayer) -> str:
+        """The layer input's integer codes: Clip to the grid's range, then QuantizeLinear (uint8 or int8)."""
         low, high = layer.activation_code_range
         scale = np.float32(layer.activation_scale)
         prefix = f"{layer.name}.input"
@@ -65,37 +68,70 @@ class _GraphBuilder:
                   for end, code in (("min", low), ("max", high))]
         clipped = self.node("Clip", [value, *bounds], f"{prefix}.clipped")
         quant = [self.constant(f"{prefix}.scale", scale), self.constant(f"{prefix}.zero_point", container(0))]
-        codes = self.node("QuantizeLinear", [clipped, *quant], f"{prefix}.codes")
-        return self.node("DequantizeLinear", [codes, *quant], f"{prefix}.quantized")
+        return self.node("QuantizeLinear", [clipped, *quant], f"{prefix}.codes")
 
-    def weight(self, layer: QuantizedLayer) -> str:
-        codes = self.constant(f"{layer.name}.weight_codes", layer.weight_codes)
-        scale = self.constant(f"{layer.name}.weight_scale", layer.weight_scale)
-        zero = self.constant(f"{layer.name}.weight_zero_point", np.zeros(len(layer.weight_scale), np.int8))
-        return self.node("DequantizeLinear", [codes, scale, zero], f"{layer.name}.weight", axis=0)
+    def rescale(self, sums: str, layer: QuantizedLayer, name: str) -> str:
+        """int32 sums to float outputs: Mul by ``2^fraction_bits`` and Add the bias codes (int32), Cast, Mul by the
+        per-kernel ``output_scale``."""
+        from onnx import TensorProto
+
+        shape = (-1,) + (1,) * (layer.weight_codes.ndim - 2)  # output channels on axis 1
+        if layer.fraction_bits:
+            shift = self.constant(f"{layer.name}.fraction_scale", np.int32(2 ** layer.fraction_bits))
+            sums = self.node("Mul", [sums, shift], f"{name}.sums_scaled")
+        if layer.bias_codes is not None:
+            bias = self.constant(f"{layer.name}.bias_codes", layer.bias_codes.astype(np.int32).reshape(shape))
+            sums = self.node("Add", [sums, bias], f"{name}.sums_with_bias")
+        floats = self.node("Cast", [sums], f"{name}.sums_float", to=TensorProto.FLOAT)
+        scale = self.constant(f"{layer.name}.output_scale", layer.output_scale.reshape(shape))
+        return self.node("Mul", [floats, scale], name)
 
 
 def _pair(value: int | tuple[int, ...]) -> list[int]:
     return list(value) if isinstance(value, (tuple, list)) else [int(value)] * 2
 
 
-def _conv(builder: _GraphBuilder, name: str, module: nn.Conv2d, value: str, weight: str) -> str:
+def _conv_attributes(name: str, module: nn.Conv2d) -> dict[str, Any]:
     if module.padding_mode != "zeros" or isinstance(module.padding, str):
         raise ValueError(f"{name}: only zero padding given as integers is exported, got padding={module.padding!r}, "
                          f"padding_mode={module.padding_mode!r}")
-    inputs = [value, weight]
-    if module.bias is not None:
-        inputs.append(builder.constant(f"{name}.bias", module.bias.detach().cpu().numpy().astype(np.float32)))
     pads = _pair(module.padding)
-    return builder.node("Conv", inputs, name, kernel_shape=_pair(module.kernel_size), strides=_pair(module.stride),
-                        pads=pads + pads, dilations=_pair(module.dilation), group=module.groups)
+    return dict(kernel_shape=_pair(module.kernel_size), strides=_pair(module.stride), pads=pads + pads,
+                dilations=_pair(module.dilation), group=module.groups)
 
 
-def _linear(builder: _GraphBuilder, name: str, module: nn.Linear, value: str, weight: str) -> str:
-    inputs = [value, weight]
+def _float_layer(builder: _GraphBuilder, name: str, target: str, module: nn.Conv2d | nn.Linear, value: str) -> str:
+    """A layer that is not quantized: float Conv or Gemm with its own weight and bias."""
+    inputs = [value, builder.constant(f"{target}.weight", module.weight.detach().cpu().numpy().astype(np.float32))]
     if module.bias is not None:
-        inputs.append(builder.constant(f"{name}.bias", module.bias.detach().cpu().numpy().astype(np.float32)))
+        inputs.append(builder.constant(f"{target}.bias", module.bias.detach().cpu().numpy().astype(np.float32)))
+    if isinstance(module, nn.Conv2d):
+        return builder.node("Conv", inputs, name, **_conv_attributes(name, module))
     return builder.node("Gemm", inputs, name, transB=1)
+
+
+def _integer_layer(builder: _GraphBuilder, name: str, module: nn.Module, value: str, layer: QuantizedLayer) -> str:
+    """A quantized layer: ConvInteger or MatMulInteger of input and weight codes (int32 sums: exact), then
+    ``rescale``."""
+    low, high = layer.activation_code_range
+    bound = np.abs(layer.weight_codes.astype(np.int64)).reshape(len(layer.weight_codes), -1).sum(1) * max(-low, high)
+    bound = bound * 2 ** layer.fraction_bits
+    if layer.bias_codes is not None:
+        bound = bound + np.abs(layer.bias_codes)
+    if int(bound.max()) >= 2 ** 31:
+        raise ValueError(f"{name}: its integer sums can exceed int32 (up to {int(bound.max())}: sum of |weight codes| "
+                         "x largest input code + |bias code|); not exported")
+    codes = builder.input_codes(value, layer)
+    weight = builder.constant(f"{layer.name}.weight_codes", layer.weight_codes)
+    if isinstance(module, nn.Conv2d):
+        sums = builder.node("ConvInteger", [codes, weight], f"{name}.sums", **_conv_attributes(name, module))
+    elif isinstance(module, nn.Linear):
+        transposed = builder.node("Transpose", [weight], f"{layer.name}.weight_codes_t", perm=[1, 0])
+        sums = builder.node("MatMulInteger", [codes, transposed], f"{name}.sums")
+    else:
+        raise ValueError(f"quantizable layer {layer.name} is a {type(module).__name__}; exported are Conv2d and "
+                         "Linear")
+    return builder.rescale(sums, layer, name)
 
 
 def _pool(builder: _GraphBuilder, name: str, module: nn.Module, value: str) -> str:
@@ -117,17 +153,9 @@ def _call_module(builder: _GraphBuilder, node: fx.Node, module: nn.Module, value
                  layer: QuantizedLayer | None) -> str:
     name = node.name
     if layer is not None:
-        value = builder.quantize_input(value, layer)
-        weight = builder.weight(layer)
-        if isinstance(module, nn.Conv2d):
-            return _conv(builder, name, module, value, weight)
-        if isinstance(module, nn.Linear):
-            return _linear(builder, name, module, value, weight)
-        raise ValueError(f"quantizable layer {node.target} is a {type(module).__name__}; exported are Conv2d and "
-                         "Linear")
+        return _integer_layer(builder, name, module, value, layer)
     if isinstance(module, (nn.Conv2d, nn.Linear)):
-        weight = builder.constant(f"{node.target}.weight", module.weight.detach().cpu().numpy().astype(np.float32))
-        return (_conv if isinstance(module, nn.Conv2d) else _linear)(builder, name, module, value, weight)
+        return _float_layer(builder, name, node.target, module, value)
     if isinstance(module, nn.ReLU):
         return builder.node("Relu", [value], name)
     if isinstance(module, nn.ReLU6):
@@ -215,10 +243,9 @@ def onnx_predict(model_bytes: bytes | str | os.PathLike, images: np.ndarray, bat
                  optimize: bool = False) -> np.ndarray:
     """Logits of an exported model run by onnxruntime on the CPU, batch by batch.
 
-    :param optimize: let onnxruntime rewrite the graph. Its Q/DQ fusions (even at the basic level) replace
-        ``DequantizeLinear -> Conv`` by integer kernels that requantize on their own terms, so their
-        predictions are close to, not equal to, the evaluator's; without them onnxruntime computes the
-        graph as written, which equals the evaluator (``benchmarks/export_check.py`` measures both).
+    :param optimize: let onnxruntime rewrite the graph (constant folding, operator fusions); without it
+        onnxruntime computes the graph as written, which equals the evaluator
+        (``benchmarks/export_check.py`` measures both).
     """
     import onnxruntime
 

@@ -18,7 +18,9 @@ from autoq_env.deploy.finetune import (
 from autoq_env.evaluator import fold_batch_norm
 from autoq_env.models import build_model
 
-SUBSET = 512
+# 512 images left the 4-bit check at one image either way (94.34 -> 94.53 % with float sums, 94.53 -> 94.34 with
+# the integer arithmetic); 1,024 give 93.55 -> 94.14 at the same test time
+SUBSET = 1024
 SETTINGS = FinetuneSettings(epochs=1, batch_size=64, train_samples=SUBSET)
 
 

@@ -1,4 +1,4 @@
-"""ONNX export: onnxruntime's predictions equal the evaluator's; the weights stay on their grids."""
+"""ONNX export: onnxruntime computes the evaluator's integer arithmetic exactly; the weights stay on their grids."""
 
 from __future__ import annotations
 
@@ -39,13 +39,26 @@ def test_onnxruntime_predicts_what_the_evaluator_predicts(small_env, exported) -
     np.testing.assert_array_equal(logits.argmax(1), expected)
 
 
-def test_graph_holds_a_quantize_dequantize_pair_per_layer_input_and_dequantized_weights(small_env, exported) -> None:
+def test_graph_holds_integer_convolutions_of_input_and_weight_codes(small_env, exported) -> None:
     _, network, model = exported
     ops = [node.op_type for node in model.graph.node]
     layers = len(small_env.unwrapped.specs)
-    assert ops.count("QuantizeLinear") == layers
-    assert ops.count("DequantizeLinear") == 2 * layers  # one per input, one per weight
-    assert ops.count("Conv") + ops.count("Gemm") == layers
+    assert ops.count("QuantizeLinear") == layers  # one per layer input
+    assert "DequantizeLinear" not in ops and "Conv" not in ops and "Gemm" not in ops
+    assert ops.count("ConvInteger") + ops.count("MatMulInteger") == layers
+    shifted = sum(layer.fraction_bits > 0 for layer in network.layers)  # sums scaled by 2^f (an int32 Mul)
+    assert ops.count("Cast") == layers and ops.count("Mul") == layers + shifted  # float32 * output scale
+    assert ops.count("Add") == layers + 9  # each layer's int32 bias codes, and the 9 residual additions
+
+
+def test_onnxruntime_gives_the_evaluators_logits_bit_for_bit(small_env, exported) -> None:
+    config, _, model = exported
+    problem = small_env.unwrapped.problem
+    images = torch.cat([images for images, _ in problem.test_batches])[:50]
+    problem.evaluator.apply(*small_env.unwrapped.check_config(config))
+    with torch.inference_mode():
+        expected = problem.evaluator.model(images).numpy()
+    np.testing.assert_array_equal(onnx_predict(model.SerializeToString(), images.contiguous().numpy()), expected)
 
 
 def test_weights_take_at_most_2_to_the_b_values_per_kernel(small_env, exported) -> None:
@@ -55,8 +68,8 @@ def test_weights_take_at_most_2_to_the_b_values_per_kernel(small_env, exported) 
     initializers = {tensor.name: numpy_helper.to_array(tensor) for tensor in model.graph.initializer}
     for layer, kernel_qbn in zip(network.layers, config["kernel_qbn"]):
         codes = initializers[f"{layer.name}.weight_codes"]
-        scale = initializers[f"{layer.name}.weight_scale"]
-        assert codes.dtype == np.int8 and scale.shape == (codes.shape[0],)
+        scale = layer.weight_scale
+        assert codes.dtype == np.int8 and initializers[f"{layer.name}.output_scale"].size == codes.shape[0]
         weight = codes.astype(np.float32) * scale.reshape((-1,) + (1,) * (codes.ndim - 1))
         for kernel, qbn in enumerate(kernel_qbn):
             assert len(np.unique(weight[kernel])) <= 2 ** qbn
