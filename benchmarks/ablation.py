@@ -87,14 +87,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
                         "subtract_baseline": True, "reward_transform": "none", **INDEPENDENT_KERNEL_NOISE},
 }
 FULL_VARIANTS = ["default", "credit-split", "credit-shaped", "no-symlog", "stale-baseline-clip-1",
-                 "explore-offset-layer", "explore-kernel", "decay-0.99", "hindsight-off", "zeta-0.25", "zeta-0.5",
-                 "zeta-1", "before-issue-13"]
+                 "explore-offset-layer", "explore-kernel", "decay-0.99", "noise-0.2", "hindsight-off", "zeta-0.25",
+                 "zeta-0.5", "zeta-1", "before-issue-13"]
 BASELINES: dict[str, RunSpec] = {  # folder name -> run, each for the ablation's episodes and seeds
     "ddpg-layer": RunSpec("ddpg-layer", 1), "ddpg-kernel": RunSpec("ddpg-kernel", 1),
     "greedy": RunSpec("greedy", 1), "random": RunSpec("random", 1),
     **{f"uniform-{bits}bit": RunSpec("uniform", 1, uniform_bits=bits) for bits in (8, 6, 4)},
 }
-FULL = {"out": "runs/ablation", "episodes": 200, "seeds": 3, "search_samples": None, "variants": FULL_VARIANTS}
+FULL = {"out": "benchmarks/results/ablation", "episodes": 200, "seeds": 3, "search_samples": None,
+        "variants": FULL_VARIANTS}
 QUICK = {"out": "runs/ablation-quick", "episodes": 2, "seeds": 1, "search_samples": 200,
          "variants": ["default", "credit-shaped"]}
 
