@@ -54,11 +54,6 @@ def quantize_signed(x: torch.Tensor, scale: torch.Tensor | float, qbn: int) -> t
     return signed_codes(x, scale, qbn).mul_(scale)
 
 
-def quantize_unsigned(x: torch.Tensor, scale: torch.Tensor | float, qbn: int) -> torch.Tensor:
-    """Quantize-dequantize ``x`` on the unsigned grid ``{0, ..., 2^qbn - 1}`` with step ``scale``."""
-    return unsigned_codes(x, scale, qbn).mul_(scale)
-
-
 def signed_codes(x: torch.Tensor, scale: torch.Tensor | float, qbn: int) -> torch.Tensor:
     """The integer codes (in ``x``'s float dtype) of ``x`` on the signed grid of ``qbn`` bits with step ``scale``:
     ``clamp(round(x / scale), -top, top)``, or ``sign`` (``x >= 0``: +1) at one bit."""

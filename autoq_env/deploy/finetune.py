@@ -2,13 +2,13 @@
 
 What is trained is the BatchNorm-folded model, the one the evaluator quantizes: every quantizable
 layer's weight is fake-quantized per kernel at the configuration's QBN and its input at the layer's
-activation QBN, on the very grids of ``autoq_env.quant`` (``quantize_signed`` / ``quantize_unsigned``
-and the evaluator's ``ActivationQuantizer``), with the straight-through estimator (Bengio et al., 2013;
+activation QBN, on the very grids of ``autoq_env.quant`` (``quantize_signed`` for weights and the
+evaluator's ``ActivationQuantizer``), with the straight-through estimator (Bengio et al., 2013;
 as in Jacob et al., CVPR 2018): the forward pass sees grid values, the backward pass the identity
 (for activations, only inside the grid's range; outside it the clamp's gradient is zero).
 
 * **Weight scales** are re-chosen as the weights move: each kernel's MSE-optimal step
-  (``quantize_kernels``, the evaluator's rule) is recomputed every ``scale_every_steps`` optimizer steps
+  (``kernel_codes``, the evaluator's rule) is recomputed every ``scale_every_steps`` optimizer steps
   and at the start of each epoch; in between the codes are re-rounded at every step on the current steps.
 * **Activation ranges** are kept, not learned: at the start of each epoch they are re-calibrated by the
   evaluator's own rule (99.9th percentile on the calibration split, float weights). A learned range
@@ -48,7 +48,7 @@ from autoq_env.deploy.config import load_config
 from autoq_env.evaluator import Batches, QuantizedEvaluator, fold_batch_norm
 from autoq_env.models import build_model
 from autoq_env.models.train import augment
-from autoq_env.quant import ActivationQuantizer, quantize_kernels, quantize_signed, signed_levels
+from autoq_env.quant import ActivationQuantizer, kernel_codes, quantize_signed
 
 CHECKPOINT_FILE = "checkpoint.pt"
 MODEL_FILE = "model.pt"
@@ -103,7 +103,7 @@ class KernelFakeQuant(nn.Module):
     def choose_scales(self, weight: torch.Tensor) -> None:
         """Re-choose every kernel's MSE-optimal step for ``weight`` (the evaluator's rule)."""
         for qbn, index in self.groups.items():
-            self.scale[index] = quantize_kernels(weight[index], qbn)[1].to(self.scale)
+            self.scale[index] = kernel_codes(weight[index], qbn)[1].to(self.scale)
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -116,8 +116,7 @@ class KernelFakeQuant(nn.Module):
 
 def _activation_ste(quantizer: ActivationQuantizer, qbn: int):
     step = quantizer.step(qbn)
-    low = -signed_levels(qbn) * step if quantizer.signed else 0.0
-    high = (signed_levels(qbn) if quantizer.signed else 2 ** qbn - 1) * step
+    low, high = (code * step for code in quantizer.code_range(qbn))
 
     def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
         x = inputs[0]

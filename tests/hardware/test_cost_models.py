@@ -32,13 +32,17 @@ def no_more(lower: Cost, higher: Cost) -> bool:
             and lower.energy_j <= higher.energy_j * (1 + RELATIVE))
 
 
+def draw_layer(data: st.DataObject) -> tuple:
+    """A layer, its kernel QBNs and its activation QBN."""
+    spec = data.draw(layer_specs())
+    return spec, kernel_qbns(data.draw, spec), data.draw(st.integers(1, 8))
+
+
 @pytest.mark.parametrize("model", ALL_MODELS, ids=model_id)
 @SETTINGS
 @given(data=st.data())
 def test_lowering_one_kernel_qbn_never_costs_more(model, data):
-    spec = data.draw(layer_specs())
-    kernel_qbn = kernel_qbns(data.draw, spec)
-    activation_qbn = data.draw(st.integers(1, 8))
+    spec, kernel_qbn, activation_qbn = draw_layer(data)
     kernel = data.draw(st.integers(0, spec.c_out - 1))
     lowered = kernel_qbn.copy()
     lowered[kernel] = data.draw(st.integers(1, int(kernel_qbn[kernel])))
@@ -49,9 +53,7 @@ def test_lowering_one_kernel_qbn_never_costs_more(model, data):
 @SETTINGS
 @given(data=st.data())
 def test_lowering_activation_qbn_never_costs_more(model, data):
-    spec = data.draw(layer_specs())
-    kernel_qbn = kernel_qbns(data.draw, spec)
-    activation_qbn = data.draw(st.integers(1, 8))
+    spec, kernel_qbn, activation_qbn = draw_layer(data)
     lowered = data.draw(st.integers(1, activation_qbn))
     assert no_more(model.layer_cost(spec, kernel_qbn, lowered), model.layer_cost(spec, kernel_qbn, activation_qbn))
 
@@ -61,9 +63,7 @@ def test_lowering_activation_qbn_never_costs_more(model, data):
 @given(data=st.data())
 def test_lowering_the_output_qbn_never_costs_more(model, data):
     """The output is written at the consumers' QBN: fewer bits never cost more; a network output (None) is 32 bits."""
-    spec = data.draw(layer_specs())
-    kernel_qbn = kernel_qbns(data.draw, spec)
-    activation_qbn = data.draw(st.integers(1, 8))
+    spec, kernel_qbn, activation_qbn = draw_layer(data)
     output_qbn = data.draw(st.integers(1, 8))
     lowered = data.draw(st.integers(1, output_qbn))
     written = model.layer_cost(spec, kernel_qbn, activation_qbn, output_qbn=output_qbn)
@@ -111,9 +111,7 @@ def test_spatial_qbns_of_one_fusion_class_cost_the_same(grouped, data):
     fusion_class = {1: (1, 2), 2: (1, 2), 3: (3, 4), 4: (3, 4), 5: (5, 6, 7, 8), 6: (5, 6, 7, 8),
                     7: (5, 6, 7, 8), 8: (5, 6, 7, 8)}
     model = SpatialAccelerator(group_kernels=grouped)
-    spec = data.draw(layer_specs())
-    kernel_qbn = kernel_qbns(data.draw, spec)
-    activation_qbn = data.draw(st.integers(1, 8))
+    spec, kernel_qbn, activation_qbn = draw_layer(data)
     output_qbn = data.draw(st.integers(1, 8))
     swapped = np.array([data.draw(st.sampled_from(fusion_class[int(q)])) for q in kernel_qbn])
     swapped_activation = data.draw(st.sampled_from(fusion_class[activation_qbn]))
@@ -295,9 +293,7 @@ def test_grouping_interleaved_qbns_beats_lock_step_tiles(name):
 def test_grouping_is_at_least_as_good_as_any_order(name, data):
     """Any order a compiler may choose: kernels permuted within their group (a kernel of a grouped
     convolution reads its own group's inputs, so it cannot move to another group)."""
-    spec = data.draw(layer_specs())
-    kernel_qbn = kernel_qbns(data.draw, spec)
-    activation_qbn = data.draw(st.integers(1, 8))
+    spec, kernel_qbn, activation_qbn = draw_layer(data)
     per_group = spec.c_out // spec.groups
     order = np.concatenate([group * per_group + np.array(data.draw(st.permutations(range(per_group))))
                             for group in range(spec.groups)])
