@@ -1,7 +1,8 @@
 """Ablation of the hierarchical agent: which of its mechanisms make it learn the kernel-wise search.
 
     python -m benchmarks.ablation [--out DIR] [--episodes 200] [--seeds 3] [--variants default credit-shaped ...]
-                                  [--baselines ddpg-layer greedy uniform-6bit ...] [--search-samples N] [--quick]
+                                  [--baselines ddpg-layer greedy uniform-6bit ...] [--search-samples N]
+                                  [--jobs N] [--quick]
     python -m benchmarks.ablation --report DIR
 
 Every variant is ``hrl`` with a few hyper-parameters overridden (``VARIANTS`` below; the rest is
@@ -82,13 +83,16 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "hindsight-off": {"hindsight_relabel": False},
     "decay-0.99": {"noise_decay": 0.99},
     "noise-0.2": {"noise_sigma": 0.2},
+    "noise-0.5": {"noise_sigma": 0.5},
+    "elite-off": {"elite_episodes": 0},
     **{f"zeta-{zeta:g}": {"zeta": zeta} for zeta in (0.25, 0.5, 0.75, 1.0)},
-    "before-issue-13": {"credit_assignment": "shaped", "reward_clip": None, "noise_decay": 0.99,
-                        "subtract_baseline": True, "reward_transform": "none", **INDEPENDENT_KERNEL_NOISE},
+    "before-issue-13": {"credit_assignment": "shaped", "reward_clip": None, "noise_sigma": 0.5, "noise_decay": 0.99,
+                        "subtract_baseline": True, "reward_transform": "none", "elite_episodes": 0,
+                        **INDEPENDENT_KERNEL_NOISE},
 }
 FULL_VARIANTS = ["default", "credit-split", "credit-shaped", "no-symlog", "stale-baseline-clip-1",
-                 "explore-offset-layer", "explore-kernel", "decay-0.99", "noise-0.2", "hindsight-off", "zeta-0.25",
-                 "zeta-0.5", "zeta-1", "before-issue-13"]
+                 "explore-offset-layer", "explore-kernel", "decay-0.99", "noise-0.5", "elite-off", "hindsight-off",
+                 "zeta-0.25", "zeta-0.5", "zeta-1", "before-issue-13"]
 BASELINES: dict[str, RunSpec] = {  # folder name -> run, each for the ablation's episodes and seeds
     "ddpg-layer": RunSpec("ddpg-layer", 1), "ddpg-kernel": RunSpec("ddpg-kernel", 1),
     "greedy": RunSpec("greedy", 1), "random": RunSpec("random", 1),
@@ -216,6 +220,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--baselines", nargs="*", choices=tuple(BASELINES), default=[], metavar="BASELINE",
                         help=f"reference runs on the same env and budget, any of {', '.join(BASELINES)}")
     parser.add_argument("--search-samples", type=_search_samples, help="images in the search split (default the env's)")
+    parser.add_argument("--jobs", type=positive_int, default=1,
+                        help="runs at once, each in its own process with cpu_count/jobs torch threads (default 1)")
     parser.add_argument("--quick", action="store_true", help=f"smoke-test profile: {QUICK_NOTICE}")
     parser.add_argument("--report", type=Path, metavar="DIR", help="only write DIR/ablation.md from its run folders")
     return parser.parse_args(argv)
@@ -245,7 +251,7 @@ def main(argv: list[str] | None = None) -> None:
         "baselines": args.baselines, "env_id": ENV_ID, "env_kwargs": env_kwargs, "command": command,
         "git": git_state(), "machine": machine(), "runs": len(runs), "runs_already_finished": len(done),
         "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
-    outcomes = execute_runs([run for run in runs if run.folder(out) not in done], out, command, 1, len(runs),
+    outcomes = execute_runs([run for run in runs if run.folder(out) not in done], out, command, args.jobs, len(runs),
                             len(done))
     path = write_report(out, notice)
     interrupted = [detail for status, _, detail in outcomes if status == "interrupted"]
