@@ -32,6 +32,7 @@ _LAYER_INDEX = FEATURE_INDEX["layer_index"]
 _KERNEL_POSITION = FEATURE_INDEX["kernel_position"]
 LLC_ACTIONS = ("absolute", "offset", "prior")
 LLC_NOISES = ("kernel", "layer")
+WARMUP_ACTIONS = ("uniform", "policy")
 _FORMAT = "autoq-hrl-agent"
 
 
@@ -58,6 +59,8 @@ class HRLConfig:
     tau: float
     gamma: float
     warmup_episodes: int
+    warmup_actions: str  # "uniform": warm-up actions uniform in [-1, 1] (HAQ); "policy": the untrained actor
+    # plus the initial noise, i.e. around the policy a zero actor gives (with "prior": goal 5, water-filled)
     noise_sigma: float
     noise_decay: float
     noise_min_sigma: float
@@ -96,6 +99,7 @@ class HRLConfig:
             "subtract_baseline": isinstance(self.subtract_baseline, bool),
             "elite_episodes": self.elite_episodes >= 0, "imitation_alpha": self.imitation_alpha > 0,
             "llc_action": self.llc_action in LLC_ACTIONS, "llc_noise": self.llc_noise in LLC_NOISES,
+            "warmup_actions": self.warmup_actions in WARMUP_ACTIONS,
             "llc_offset_range": 0 < self.llc_offset_range <= 2, "llc_noise_scale": self.llc_noise_scale >= 0,
         }
         bad = [name for name, ok in checks.items() if not ok]
@@ -104,6 +108,7 @@ class HRLConfig:
                              "zeta in [0, 1], tau in (0, 1], gamma in [0, 1], noise_decay and moving_alpha in (0, 1], "
                              f"credit_assignment in {CREDIT_ASSIGNMENTS}, reward_transform in {REWARD_TRANSFORMS}, "
                              f"llc_action in {LLC_ACTIONS}, llc_noise in {LLC_NOISES}, llc_offset_range in (0, 2], "
+                             f"warmup_actions in {WARMUP_ACTIONS}, "
                              "reward_clip > 0 or null, "
                              "positive learning rates, sizes and steps")
 
@@ -157,8 +162,10 @@ class HierarchicalDDPG:
     (``"broadcast"``, HAQ/AMC), the same split evenly (``"split"``, NNCF), or the env's shaped
     per-step rewards (``"shaped"``; the HLC's is their sum over the layer's steps). Both are
     DDPG actor-critics built from stable-baselines3's ``TD3Policy``, each with its own replay buffer.
-    Warm-up episodes take uniform random actions; afterwards truncated-normal noise decays per episode
-    (the LLC's: per kernel or one draw per layer, ``llc_noise``). Both learn once per episode.
+    Warm-up episodes take uniform random actions (``warmup_actions="uniform"``) or the untrained
+    actors' actions with the initial noise (``"policy"``); afterwards the truncated-normal noise decays
+    per episode (the LLC's: per kernel or one draw per layer, ``llc_noise``). Both learn once per
+    episode, after warm-up.
 
     :param env: an ``AutoQ-ResNet-v0`` env (``gym.make`` result or ``AutoQEnv``), or a 1-env ``DummyVecEnv``.
     :param seed: seeds torch, numpy, the env, the noise and the warm-up actions.
@@ -286,9 +293,10 @@ class HierarchicalDDPG:
         return float(offsets[int(round(float(observation[_KERNEL_POSITION]) * len(offsets)))])
 
     def _exploration_action(self, observation: np.ndarray, warmup: bool) -> np.ndarray:
-        """The acting controller's action while learning: uniform in warm-up, else actor plus noise."""
+        """The acting controller's action while learning: actor plus noise, or uniform in a
+        ``warmup_actions="uniform"`` warm-up."""
         layer_step = observation[_LAYER_STEP] > 0.5
-        if warmup:
+        if warmup and self.config.warmup_actions == "uniform":
             action = self._rng.uniform(-1.0, 1.0, size=2).astype(np.float32)
             return action if layer_step else action[:1]
         if layer_step:
@@ -501,6 +509,6 @@ class HierarchicalDDPG:
 # LLC actions with a noise draw per kernel of the HLC's width, no clipping.
 _CONFIG_BEFORE_CREDIT = {"credit_assignment": "shaped", "moving_alpha": 0.5, "reward_clip": None,
                          "subtract_baseline": True, "reward_transform": "none", "elite_episodes": 0,
-                         "imitation_alpha": 2.5,
+                         "imitation_alpha": 2.5, "warmup_actions": "uniform",
                          "llc_action": "absolute", "llc_offset_range": 1.0, "llc_noise": "kernel",
                          "llc_noise_scale": 1.0}

@@ -376,7 +376,7 @@ def test_parallel_jobs_finish_every_run_each_once(tmp_path: Path) -> None:
 
 def test_sigterm_stops_parallel_runs_with_checkpoints_and_the_rerun_finishes_them(tmp_path: Path) -> None:
     out = tmp_path / "parallel"
-    command = [sys.executable, "-m", "benchmarks.compare", "--quick", "--methods", "hrl", "--episodes", "40",
+    command = [sys.executable, "-m", "benchmarks.compare", "--quick", "--methods", "hrl", "--episodes", "16",
                "--seeds", "3", "--settings", "accuracy-temporal", "--jobs", "2", "--out", str(out)]
     environment = {**os.environ, "PYTHONPATH": str(REPOSITORY)}
     first = subprocess.Popen(command, cwd=REPOSITORY, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -398,7 +398,7 @@ def test_sigterm_stops_parallel_runs_with_checkpoints_and_the_rerun_finishes_the
     assert second.returncode == 0, second.stderr[-3000:]
     assert set(_statuses(out).values()) == {"finished"} and len(_statuses(out)) == 3
     for log in logs:
-        assert [row["episode"] for row in csv.DictReader(open(log))] == [str(e) for e in range(1, 41)]
+        assert [row["episode"] for row in csv.DictReader(open(log))] == [str(e) for e in range(1, 17)]
         assert not (log.parent / "checkpoint.pt").exists()
 
 
