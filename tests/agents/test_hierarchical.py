@@ -240,3 +240,19 @@ def test_only_episodes_within_tolerance_are_imitated_and_the_actor_moves_towards
     agent.hlc.train(200, 16, 1.0, 0.01, imitation=(features, actions), imitation_alpha=1e-6)
     after = np.abs(np.stack([agent.hlc.act(f) for f in features]) - 0.5).mean()
     assert after < 0.5 * before
+
+
+def test_policy_warmup_explores_around_the_untrained_actor_seeded_and_bounded(small_env) -> None:
+    observation, _ = small_env.reset(seed=0)
+    draws = {}
+    for mode in ("policy", "policy", "uniform"):
+        agent = HierarchicalDDPG(small_env, seed=5, warmup_actions=mode, noise_sigma=0.2, **SMALL)
+        actor = agent.hlc.act(agent.hlc.select(observation))
+        actions = np.stack([agent._exploration_action(observation, warmup=True) for _ in range(200)])
+        assert np.all(np.abs(actions) <= 1.0)
+        draws.setdefault(mode, []).append(actions - actor)
+    np.testing.assert_array_equal(*draws["policy"])  # seeded
+    assert np.abs(draws["policy"][0]).max() <= 2 * 0.2 + 1e-6  # the truncated noise around the actor
+    assert np.abs(draws["uniform"][0]).max() > 0.6  # uniform warm-up actions span the whole range
+    with pytest.raises(ValueError, match="warmup_actions"):
+        HierarchicalDDPG(small_env, warmup_actions="random")
