@@ -85,6 +85,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "noise-0.2": {"noise_sigma": 0.2},
     "noise-0.5": {"noise_sigma": 0.5},
     "elite-off": {"elite_episodes": 0},
+    "imitation-alpha-0.5": {"imitation_alpha": 0.5},
     "warmup-policy": {"warmup_actions": "policy"},
     **{f"zeta-{zeta:g}": {"zeta": zeta} for zeta in (0.25, 0.5, 0.75, 1.0)},
     "before-issue-13": {"credit_assignment": "shaped", "reward_clip": None, "noise_sigma": 0.5, "noise_decay": 0.99,
@@ -92,8 +93,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
                         **INDEPENDENT_KERNEL_NOISE},
 }
 FULL_VARIANTS = ["default", "credit-split", "credit-shaped", "no-symlog", "stale-baseline-clip-1",
-                 "explore-offset-layer", "explore-kernel", "decay-0.99", "noise-0.5", "elite-off", "warmup-policy",
-                 "hindsight-off", "zeta-0.25", "zeta-0.5", "zeta-1", "before-issue-13"]
+                 "explore-offset-layer", "explore-kernel", "decay-0.99", "noise-0.5", "elite-off",
+                 "imitation-alpha-0.5", "warmup-policy", "hindsight-off", "zeta-0.25", "zeta-0.5", "zeta-1",
+                 "before-issue-13"]
 BASELINES: dict[str, RunSpec] = {  # folder name -> run, each for the ablation's episodes and seeds
     "ddpg-layer": RunSpec("ddpg-layer", 1), "ddpg-kernel": RunSpec("ddpg-kernel", 1),
     "greedy": RunSpec("greedy", 1), "random": RunSpec("random", 1),
