@@ -170,6 +170,52 @@ def table(runs: list[Run], order: list[str]) -> list[str]:
     return lines
 
 
+ACCEPTANCE_VARIANT = "default"  # issue 13's acceptance is about the agent as the YAML defines it
+TEST_DROP_LIMIT_PTS = 1.0  # the best configuration within 1 point of float on the test split
+LAST_GAP_LIMIT = 0.1  # the last episodes' mean reward within 0.1 of the best
+LAST_WITHIN_SHARE = 0.8  # at least 80% of the last episodes within the tolerance
+
+
+def _mark(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def acceptance(runs: list[Run]) -> list[str]:
+    """Issue 13's acceptance, seed by seed, for ``ACCEPTANCE_VARIANT``: each criterion's number and whether
+    it holds (beating a baseline: the best reward above the baseline's at the same seed, or above a
+    deterministic baseline's single run)."""
+    ours = sorted((run for run in runs if run.method == ACCEPTANCE_VARIANT), key=lambda run: run.seed)
+    if not ours:
+        return []
+    baselines = [other for other in PAIRED_WITH if any(run.method == other for run in runs)]
+    lines = [f"## Acceptance (issue 13), `{ACCEPTANCE_VARIANT}`, seed by seed", "",
+             f"Best within the tolerance on the search split; best within {TEST_DROP_LIMIT_PTS:g} point of float "
+             f"on the test split; last-{LAST_EPISODES} mean within {LAST_GAP_LIMIT:g} of the best; at least "
+             f"{LAST_WITHIN_SHARE:.0%} of the last {LAST_EPISODES} within the tolerance; best above each baseline's "
+             "best at the same seed.", "",
+             "| seed | best reward | search drop | test drop | last-20 mean (gap) | last 20 within | "
+             + " | ".join(f"above {other}" for other in baselines) + " |",
+             "|---|---|---|---|---|---|" + "---|" * len(baselines)]
+    for run in ours:
+        best, last = float(run.rewards.max()), float(last_rewards(run).mean())
+        search_drop = run.report["search"]["accuracy_drop"]
+        test_drop = run.report["test"]["best"]["accuracy_drop"]
+        within = share_within_tolerance(run, LAST_EPISODES)
+        cells = [f"{best:+.3f}", f"{search_drop:.2f} {_mark(search_drop <= run.tolerance_pts)}",
+                 f"{test_drop:.2f} {_mark(test_drop <= TEST_DROP_LIMIT_PTS)}",
+                 f"{last:+.3f} ({best - last:.3f}) {_mark(best - last <= LAST_GAP_LIMIT)}",
+                 f"{within:.0%} {_mark(within >= LAST_WITHIN_SHARE)}"]
+        for other in baselines:
+            theirs = [b for b in runs if b.method == other and (b.seed == run.seed or b.deterministic)]
+            if theirs:
+                their_best = float(theirs[0].rewards.max())
+                cells.append(f"{best - their_best:+.3f} {_mark(best > their_best)}")
+            else:
+                cells.append("not run")
+        lines.append(f"| {run.seed} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def plot_curves(runs: list[Run], order: list[str], path: Path, notice: str | None) -> None:
     import matplotlib.pyplot as plt
 
@@ -208,6 +254,8 @@ def write_report(out: Path, notice: str | None = None) -> Path:
     lines += [f"- `{name}`: {VARIANTS[name] or 'no override'}" for name in order if name in VARIANTS]
     lines += ["", "The YAML values each run used are in its `run.json` (`settings.hyperparams`)."]
     lines += ["", *table(runs, order), "", "![learning curves](figures/ablation-learning-curves.png)"]
+    if accepted := acceptance(runs):
+        lines += ["", *accepted]
     if unfinished:
         lines += ["", f"Unfinished runs, not in the table: {', '.join(str(p.relative_to(out)) for p in unfinished)}"]
     path = out / "ablation.md"

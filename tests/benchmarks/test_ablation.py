@@ -6,7 +6,8 @@ import pytest
 
 from agents.recording import read_episode_csv
 from autoq_env.atomic_io import read_json
-from benchmarks.ablation import QUICK, main, plan
+from benchmarks.ablation import QUICK, acceptance, main, plan
+from benchmarks.runs import Run
 
 
 def test_quick_ablation_writes_the_table_and_a_rerun_keeps_the_finished_runs(tmp_path) -> None:
@@ -36,3 +37,27 @@ def test_nothing_to_run_is_refused(tmp_path) -> None:
     with pytest.raises(SystemExit, match="nothing to run"):
         main(["--quick", "--out", str(tmp_path / "none"), "--variants"])
     assert not (tmp_path / "none").exists()
+
+
+def _run(method: str, seed: int, rewards: list[float], drops: list[float], agent: str = "hrl",
+         search_drop: float = 0.2, test_drop: float = 0.3) -> Run:
+    return Run(setting="accuracy-temporal", method=method, seed=seed,
+               record={"env": {"reward_weights": {"tolerance_pts": 0.5}}, "spec": {"agent": agent}},
+               report={"search": {"accuracy_drop": search_drop}, "test": {"best": {"accuracy_drop": test_drop}}},
+               episodes=[{"reward": r, "accuracy_drop": d} for r, d in zip(rewards, drops, strict=True)],
+               best_config={})
+
+
+def test_acceptance_rows_hold_each_criterion_of_known_numbers() -> None:
+    """Seed 0 passes everything but greedy; seed 1 drifts (gap 0.5, 50% within) and loses to ddpg-layer."""
+    runs = [_run("default", 0, [0.0] * 20 + [0.6] * 20, [0.2] * 40),
+            _run("default", 1, [0.9] + [0.4] * 39, [0.2] * 30 + [0.9] * 10, test_drop=1.5),
+            _run("ddpg-layer", 0, [0.5] * 40, [0.2] * 40, agent="ddpg-layer"),
+            _run("ddpg-layer", 1, [0.95] * 40, [0.2] * 40, agent="ddpg-layer"),
+            _run("greedy", 0, [0.8], [0.3], agent="greedy")]
+    rows = {line.split(" | ")[0]: line.split(" | ") for line in acceptance(runs) if line.startswith("| 0") or
+            line.startswith("| 1")}
+    assert rows["| 0"][1:] == ["+0.600", "0.20 yes", "0.30 yes", "+0.600 (0.000) yes", "100% yes", "+0.100 yes",
+                               "-0.200 **no** |"]
+    assert rows["| 1"][3:] == ["1.50 **no**", "+0.400 (0.500) **no**", "50% **no**", "-0.050 **no**", "+0.100 yes |"]
+    assert acceptance([run for run in runs if run.method != "default"]) == []
