@@ -89,6 +89,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # replay buffers of 128 episodes, as HAQ's (rmsize 128 x layers): broadcast rewards make the critics
     # estimate the objective averaged over everything the buffer holds; the default holds ~900 episodes
     "buffer-128-episodes": {"hlc_buffer_size": 128 * 22, "llc_buffer_size": 128 * 794},
+    "hlc-additive": {"hlc_critic": "additive"},
     "warmup-policy": {"warmup_actions": "policy"},
     **{f"zeta-{zeta:g}": {"zeta": zeta} for zeta in (0.25, 0.5, 0.75, 1.0)},
     "before-issue-13": {"credit_assignment": "shaped", "reward_clip": None, "noise_sigma": 0.5, "noise_decay": 0.99,
@@ -97,8 +98,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 FULL_VARIANTS = ["default", "credit-split", "credit-shaped", "no-symlog", "stale-baseline-clip-1",
                  "explore-offset-layer", "explore-kernel", "decay-0.99", "noise-0.5", "elite-off",
-                 "imitation-alpha-0.5", "buffer-128-episodes", "warmup-policy", "hindsight-off", "zeta-0.25",
-                 "zeta-0.5", "zeta-1", "before-issue-13"]
+                 "imitation-alpha-0.5", "buffer-128-episodes", "hlc-additive", "warmup-policy", "hindsight-off",
+                 "zeta-0.25", "zeta-0.5", "zeta-1", "before-issue-13"]
 BASELINES: dict[str, RunSpec] = {  # folder name -> run, each for the ablation's episodes and seeds
     "ddpg-layer": RunSpec("ddpg-layer", 1), "ddpg-kernel": RunSpec("ddpg-kernel", 1),
     "greedy": RunSpec("greedy", 1), "random": RunSpec("random", 1),

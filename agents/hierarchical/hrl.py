@@ -17,6 +17,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 from agents.checkpoint import check_signature, replay_buffer_state, set_replay_buffer_state
 from agents.credit import CREDIT_ASSIGNMENTS, REWARD_TRANSFORMS, MovingAverage
+from agents.hierarchical.additive import EpisodeReturns
 from agents.hierarchical.elite import EliteEpisodes
 from agents.hierarchical.episode import EpisodeState, episode_rewards
 from agents.hierarchical.policies import HLC_FEATURES, LLC_FEATURES, Controller
@@ -33,6 +34,7 @@ _KERNEL_POSITION = FEATURE_INDEX["kernel_position"]
 LLC_ACTIONS = ("absolute", "offset", "prior")
 LLC_NOISES = ("kernel", "layer")
 WARMUP_ACTIONS = ("uniform", "policy")
+HLC_CRITICS = ("transition", "additive")
 _FORMAT = "autoq-hrl-agent"
 
 
@@ -65,6 +67,9 @@ class HRLConfig:
     noise_decay: float
     noise_min_sigma: float
     hlc_buffer_size: int
+    hlc_critic: str  # "transition": Q(s_l, a_l) of each stored transition; "additive": an episode's return as
+    # sum_l Q(s_l, a_l) over its layers (agents.hierarchical.additive; broadcast credit only), the episodes kept
+    # in a ring of hlc_buffer_size // layers episodes
     llc_buffer_size: int
     hlc_gradient_steps: int  # per episode, after warm-up
     llc_gradient_steps: int
@@ -100,6 +105,8 @@ class HRLConfig:
             "elite_episodes": self.elite_episodes >= 0, "imitation_alpha": self.imitation_alpha > 0,
             "llc_action": self.llc_action in LLC_ACTIONS, "llc_noise": self.llc_noise in LLC_NOISES,
             "warmup_actions": self.warmup_actions in WARMUP_ACTIONS,
+            "hlc_critic": self.hlc_critic in HLC_CRITICS and (
+                self.hlc_critic == "transition" or self.credit_assignment == "broadcast"),
             "llc_offset_range": 0 < self.llc_offset_range <= 2, "llc_noise_scale": self.llc_noise_scale >= 0,
         }
         bad = [name for name, ok in checks.items() if not ok]
@@ -108,7 +115,8 @@ class HRLConfig:
                              "zeta in [0, 1], tau in (0, 1], gamma in [0, 1], noise_decay and moving_alpha in (0, 1], "
                              f"credit_assignment in {CREDIT_ASSIGNMENTS}, reward_transform in {REWARD_TRANSFORMS}, "
                              f"llc_action in {LLC_ACTIONS}, llc_noise in {LLC_NOISES}, llc_offset_range in (0, 2], "
-                             f"warmup_actions in {WARMUP_ACTIONS}, "
+                             f"warmup_actions in {WARMUP_ACTIONS}, hlc_critic in {HLC_CRITICS} "
+                             "('additive' with credit_assignment 'broadcast'), "
                              "reward_clip > 0 or null, "
                              "positive learning rates, sizes and steps")
 
@@ -186,6 +194,7 @@ class HierarchicalDDPG:
         self.env_signature: dict | None = None
         self.b_min, self.b_max = 2, 8
         self._prior_offsets: list[np.ndarray] | None = None  # llc_action="prior": per layer, QBNs
+        self._hlc_episodes: EpisodeReturns | None = None  # hlc_critic="additive": made when the env is known
         self._tolerance_pts = 0.0
         if env is not None:
             self.set_env(env)
@@ -237,6 +246,9 @@ class HierarchicalDDPG:
         self.b_min, self.b_max = core.b_min, core.b_max
         self._tolerance_pts = core.reward_weights.tolerance_pts  # episodes within it may enter the elite
         self._prior_offsets = None
+        if self.config.hlc_critic == "additive":
+            self._hlc_episodes = EpisodeReturns(max(1, self.config.hlc_buffer_size // core.num_layers),
+                                                core.num_layers, len(HLC_FEATURES), 2)
         if self.config.llc_action == "prior":
             self._prior_offsets = water_filling_offsets(kernel_loss_table(core))
 
@@ -422,14 +434,20 @@ class HierarchicalDDPG:
             controller.store_many(features, np.stack(rows.next_features), actions, rewards, dones)
             if self.elites is not None and info["accuracy_drop"] <= self._tolerance_pts:  # only what worked
                 self.elites[index].offer(final_objective, features, actions)
+            if index == 0 and self._hlc_episodes is not None:  # broadcast: every HLC reward is the return
+                self._hlc_episodes.add(features, actions, float(rewards[0]))
         self.num_episodes += 1
         losses = {}
         if not warmup:
             for index, (name, controller, steps) in enumerate((("hlc", self.hlc, c.hlc_gradient_steps),
                                                                ("llc", self.llc, c.llc_gradient_steps))):
                 imitation = None if self.elites is None else self.elites[index].transitions()
-                losses.update({f"{name}_{k}": v for k, v in controller.train(
-                    steps, c.batch_size, c.gamma, c.tau, imitation, c.imitation_alpha).items()})
+                if index == 0 and self._hlc_episodes is not None:
+                    trained = controller.train_additive(self._hlc_episodes, steps, c.batch_size, imitation,
+                                                        c.imitation_alpha)
+                else:
+                    trained = controller.train(steps, c.batch_size, c.gamma, c.tau, imitation, c.imitation_alpha)
+                losses.update({f"{name}_{k}": v for k, v in trained.items()})
             self.hlc.noise.reset()
             self.llc.noise.reset()
         row = episode_row(self.num_episodes, info, time.perf_counter() - started)
@@ -460,6 +478,7 @@ class HierarchicalDDPG:
         return {"hlc_buffer": replay_buffer_state(self.hlc.replay_buffer),
                 "llc_buffer": replay_buffer_state(self.llc.replay_buffer),
                 "elites": None if self.elites is None else [elite.get_state() for elite in self.elites],
+                "hlc_episodes": None if self._hlc_episodes is None else self._hlc_episodes.get_state(),
                 "rng": self._rng.bit_generator.state, "episode_log": list(self.episode_log),
                 "observation": None if self._observation is None else self._observation.copy()}
 
@@ -470,6 +489,8 @@ class HierarchicalDDPG:
         if self.elites is not None and state.get("elites"):  # absent from checkpoints made before self-imitation
             for elite, elite_state in zip(self.elites, state["elites"], strict=True):
                 elite.set_state(elite_state)
+        if self._hlc_episodes is not None:
+            self._hlc_episodes.set_state(state["hlc_episodes"])
         self._rng.bit_generator.state = state["rng"]
         self.episode_log = list(state["episode_log"])
         self._observation = state["observation"]
@@ -509,6 +530,6 @@ class HierarchicalDDPG:
 # LLC actions with a noise draw per kernel of the HLC's width, no clipping.
 _CONFIG_BEFORE_CREDIT = {"credit_assignment": "shaped", "moving_alpha": 0.5, "reward_clip": None,
                          "subtract_baseline": True, "reward_transform": "none", "elite_episodes": 0,
-                         "imitation_alpha": 2.5, "warmup_actions": "uniform",
+                         "imitation_alpha": 2.5, "warmup_actions": "uniform", "hlc_critic": "transition",
                          "llc_action": "absolute", "llc_offset_range": 1.0, "llc_noise": "kernel",
                          "llc_noise_scale": 1.0}

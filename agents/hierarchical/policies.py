@@ -22,6 +22,7 @@ from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.torch_layers import FlattenExtractor
 from stable_baselines3.td3.policies import TD3Policy
 
+from agents.hierarchical.additive import EpisodeReturns
 from agents.noise import DecayingTruncatedNormalNoise
 from autoq_env.env import FEATURE_INDEX, LAYER_FEATURES, OBSERVATION_FEATURES
 
@@ -172,6 +173,52 @@ class Controller:
             with th.no_grad():
                 th._foreach_mul_(targets, 1 - tau)
                 th._foreach_add_(targets, sources, alpha=tau)
+            actor_losses.append(actor_loss.detach())
+            critic_losses.append(critic_loss.detach())
+        policy.set_training_mode(False)
+        return {"actor_loss": float(np.mean(th.stack(actor_losses).tolist())),
+                "critic_loss": float(np.mean(th.stack(critic_losses).tolist()))}
+
+    def train_additive(self, episodes: EpisodeReturns, gradient_steps: int, batch_size: int,
+                       imitation: tuple[np.ndarray, np.ndarray] | None = None,
+                       imitation_alpha: float = 2.5) -> dict[str, float]:
+        """``gradient_steps`` updates of an additive critic (``agents.hierarchical.additive``); mean losses.
+
+        Each update draws ``batch_size`` whole episodes (uniformly, with replacement, by ``sample_rng``);
+        the critic regresses each episode's return on the sum over its steps of ``Q(s_l, a_l)`` (mean
+        squared error); the actor then minimises ``-Q(s, pi(s))`` over the episodes' states (the TD3+BC
+        loss with ``imitation``, as in ``train``). Nothing bootstraps, so the target networks are not used.
+        """
+        if len(episodes) == 0 or gradient_steps <= 0:
+            return {}
+        policy = self.policy
+        actor, critic = policy.actor.mu, policy.critic.q_networks[0]
+        actor_params, critic_params = list(actor.parameters()), list(critic.parameters())
+        rows = self.sample_rng.integers(0, len(episodes), size=(gradient_steps, batch_size))
+        features, actions, returns = (th.as_tensor(array[rows], device=self.device)
+                                      for array in (episodes.features, episodes.actions, episodes.returns))
+        if imitation is not None:
+            imitated = self.sample_rng.integers(0, len(imitation[0]), size=(gradient_steps, batch_size))
+            imitated_features, imitated_actions = (th.as_tensor(array[imitated], device=self.device)
+                                                   for array in imitation)
+        actor_losses, critic_losses = [], []
+        policy.set_training_mode(True)
+        for step in range(gradient_steps):
+            observation = features[step]  # (batch, steps, features)
+            critic_loss = F.mse_loss(critic(th.cat([observation, actions[step]], dim=2)).sum(dim=(1, 2)),
+                                     returns[step])
+            for param in critic_params:
+                param.grad = None
+            critic_loss.backward()
+            policy.critic.optimizer.step()
+            q = critic(th.cat([observation, actor(observation)], dim=2))
+            actor_loss = -q.mean() if imitation is None else (
+                -imitation_alpha * q.mean() / q.abs().mean().detach().clamp_min(1e-6)
+                + F.mse_loss(actor(imitated_features[step]), imitated_actions[step]))
+            for param in actor_params:
+                param.grad = None
+            actor_loss.backward(inputs=actor_params)
+            policy.actor.optimizer.step()
             actor_losses.append(actor_loss.detach())
             critic_losses.append(critic_loss.detach())
         policy.set_training_mode(False)
