@@ -63,6 +63,7 @@ from tqdm import tqdm
 import autoq_env  # noqa: F401  (registers the envs)
 from agents.checkpoint import CHECKPOINT_FILE, StopSignals
 from agents.cli import positive_int
+from agents.hierarchical.hrl import CONFIG_BEFORE_OPTIONS
 from agents.hyperparams import DEFAULT_FILES, HYPERPARAMS_DIR, load_hyperparams
 from agents.runner import RunInterrupted, RunSpec, prepare_out, run_search
 from agents.sessions import DETERMINISTIC_AGENTS
@@ -158,6 +159,13 @@ def _flatten(record: Any, prefix: str = "") -> dict[str, Any]:
             for key, value in _flatten(item, f"{prefix}.{name}" if prefix else str(name)).items()}
 
 
+# A run recorded before one of its agent's hyper-parameters existed ran with the value that stands for
+# it (``agents.hierarchical.hrl.CONFIG_BEFORE_OPTIONS``): it matches a plan with that value, no other.
+HYPERPARAM_VALUES = "settings.hyperparams.values."
+VALUES_BEFORE_OPTIONS = {"hrl": CONFIG_BEFORE_OPTIONS}
+_ABSENT = object()
+
+
 def finished_run(run: PlannedRun, out: Path) -> bool:
     """Whether ``run``'s folder holds it, finished; raise if it holds a finished run made differently."""
     path = run.folder(out) / "run.json"
@@ -171,8 +179,10 @@ def finished_run(run: PlannedRun, out: Path) -> bool:
         return False
     expected = _flatten(json.loads(json.dumps({"spec": asdict(run.spec), "settings": run.settings})))
     recorded = _flatten({"spec": record.get("spec"), "settings": record.get("settings")})
+    legacy = {f"{HYPERPARAM_VALUES}{name}": value
+              for name, value in VALUES_BEFORE_OPTIONS.get(run.spec.agent, {}).items()}
     different = [f"{key} {recorded.get(key)!r} (now {value!r})" for key, value in expected.items()
-                 if recorded.get(key) != value]
+                 if recorded.get(key, legacy.get(key, _ABSENT)) != value]
     if different:
         raise SystemExit(f"{run.folder(out)} holds a finished run made with another {'; '.join(different)}: "
                          "choose another --out")

@@ -512,7 +512,7 @@ class HierarchicalDDPG:
     def from_state_dict(cls, saved: dict[str, Any], env: gym.Env | VecEnv | None = None,
                         device: str = "cpu") -> HierarchicalDDPG:
         """An agent from ``state_dict``'s output; ``env`` must be the search problem it was trained on."""
-        config = {**_CONFIG_BEFORE_CREDIT, **saved["config"]}  # files saved before credit assignment was a choice
+        config = {**CONFIG_BEFORE_OPTIONS, **saved["config"]}  # files saved before credit assignment was a choice
         agent = cls(None, seed=saved["seed"], device=device, **config)
         agent.env_signature = saved["env_signature"]
         if env is not None:
@@ -526,9 +526,10 @@ class HierarchicalDDPG:
         return agent
 
 
-# What an agent saved before these hyper-parameters existed did: per-step shaped rewards, absolute
-# LLC actions with a noise draw per kernel of the HLC's width, no clipping.
-_CONFIG_BEFORE_CREDIT = {"credit_assignment": "shaped", "moving_alpha": 0.5, "reward_clip": None,
+# What the agent did before each of these hyper-parameters existed (per-step shaped rewards, absolute
+# LLC actions with a noise draw per kernel of the HLC's width, no clipping, uniform warm-up, a critic per
+# transition): the values a file or a run record without them stands for.
+CONFIG_BEFORE_OPTIONS = {"credit_assignment": "shaped", "moving_alpha": 0.5, "reward_clip": None,
                          "subtract_baseline": True, "reward_transform": "none", "elite_episodes": 0,
                          "imitation_alpha": 2.5, "warmup_actions": "uniform", "hlc_critic": "transition",
                          "llc_action": "absolute", "llc_offset_range": 1.0, "llc_noise": "kernel",

@@ -363,6 +363,23 @@ def test_a_finished_run_made_otherwise_is_never_overwritten(tmp_path: Path) -> N
     assert not compare.finished_run(run, tmp_path)
 
 
+def test_a_run_recorded_before_a_hyperparameter_existed_matches_only_the_value_it_ran_with(tmp_path: Path) -> None:
+    run = compare.plan_runs(["accuracy-temporal"], ["hrl"], seeds=1, episodes=3,
+                            env_kwargs={"accuracy-temporal": compare.SETTINGS["accuracy-temporal"]},
+                            profile="full")[0]
+    folder = run.folder(tmp_path)
+    folder.mkdir(parents=True)
+    settings = json.loads(json.dumps(run.settings))
+    del settings["hyperparams"]["values"]["hlc_critic"]  # a run made before the option existed
+    (folder / "run.json").write_text(json.dumps({"status": "finished", "spec": run.spec.__dict__,
+                                                 "settings": settings}))
+    assert run.settings["hyperparams"]["values"]["hlc_critic"] == "transition"
+    assert compare.finished_run(run, tmp_path)  # what it ran with, before the option existed
+    run.settings["hyperparams"]["values"]["hlc_critic"] = "additive"
+    with pytest.raises(SystemExit, match="hlc_critic None \\(now 'additive'\\)"):
+        compare.finished_run(run, tmp_path)
+
+
 def test_parallel_jobs_finish_every_run_each_once(tmp_path: Path) -> None:
     out = tmp_path / "parallel"
     compare.main(["--quick", "--methods", "random", "uniform", "--episodes", "2", "--seeds", "2",
