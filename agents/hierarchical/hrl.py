@@ -431,11 +431,12 @@ class HierarchicalDDPG:
                        (self.llc, self._episode.llc, llc_rewards, llc_dones))
         for index, (controller, rows, rewards, dones) in enumerate(controllers):
             features, actions = np.stack(rows.features), np.stack(rows.actions)
-            controller.store_many(features, np.stack(rows.next_features), actions, rewards, dones)
+            if index == 0 and self._hlc_episodes is not None:  # broadcast: every HLC reward is the return
+                self._hlc_episodes.add(features, actions, float(rewards[0]))  # (its replay buffer stays unused)
+            else:
+                controller.store_many(features, np.stack(rows.next_features), actions, rewards, dones)
             if self.elites is not None and info["accuracy_drop"] <= self._tolerance_pts:  # only what worked
                 self.elites[index].offer(final_objective, features, actions)
-            if index == 0 and self._hlc_episodes is not None:  # broadcast: every HLC reward is the return
-                self._hlc_episodes.add(features, actions, float(rewards[0]))
         self.num_episodes += 1
         losses = {}
         if not warmup:
@@ -512,7 +513,7 @@ class HierarchicalDDPG:
     def from_state_dict(cls, saved: dict[str, Any], env: gym.Env | VecEnv | None = None,
                         device: str = "cpu") -> HierarchicalDDPG:
         """An agent from ``state_dict``'s output; ``env`` must be the search problem it was trained on."""
-        config = {**CONFIG_BEFORE_OPTIONS, **saved["config"]}  # files saved before credit assignment was a choice
+        config = {**CONFIG_BEFORE_OPTIONS, **saved["config"]}  # files saved before an option existed
         agent = cls(None, seed=saved["seed"], device=device, **config)
         agent.env_signature = saved["env_signature"]
         if env is not None:

@@ -141,13 +141,10 @@ class Controller:
         actor, critic = policy.actor.mu, policy.critic.q_networks[0]
         actor_target, critic_target = policy.actor_target.mu, policy.critic_target.q_networks[0]
         actor_params, critic_params = list(actor.parameters()), list(critic.parameters())
-        actor_optimizer, critic_optimizer = policy.actor.optimizer, policy.critic.optimizer
         targets = list(actor_target.parameters()) + list(critic_target.parameters())
         sources = actor_params + critic_params
         observations, actions, next_observations, rewards, dones = self._minibatches(gradient_steps, batch_size)
-        if imitation is not None:
-            rows = self.sample_rng.integers(0, len(imitation[0]), size=(gradient_steps, batch_size))
-            imitated_features, imitated_actions = (th.as_tensor(array[rows], device=self.device) for array in imitation)
+        imitated = self._imitation_minibatches(imitation, gradient_steps, batch_size)
         actor_losses, critic_losses = [], []
         policy.set_training_mode(True)
         for step in range(gradient_steps):
@@ -155,29 +152,16 @@ class Controller:
             with th.no_grad():
                 next_q = critic_target(th.cat([next_observation, actor_target(next_observation)], dim=1))
                 target_q = rewards[step] + (1 - dones[step]) * gamma * next_q
-            critic_loss = F.mse_loss(critic(th.cat([observation, actions[step]], dim=1)), target_q)
-            for param in critic_params:
-                param.grad = None
-            critic_loss.backward()
-            critic_optimizer.step()
-            q = critic(th.cat([observation, actor(observation)], dim=1))
-            if imitation is None:
-                actor_loss = -q.mean()
-            else:
-                actor_loss = -imitation_alpha * q.mean() / q.abs().mean().detach().clamp_min(1e-6) + F.mse_loss(
-                    actor(imitated_features[step]), imitated_actions[step])
-            for param in actor_params:
-                param.grad = None
-            actor_loss.backward(inputs=actor_params)  # the critic's weight gradients are not needed
-            actor_optimizer.step()
+            critic_loss = self._critic_step(F.mse_loss(critic(th.cat([observation, actions[step]], dim=1)), target_q))
+            actor_loss = self._actor_step(critic(th.cat([observation, actor(observation)], dim=1)), imitated, step,
+                                          imitation_alpha)
             with th.no_grad():
                 th._foreach_mul_(targets, 1 - tau)
                 th._foreach_add_(targets, sources, alpha=tau)
-            actor_losses.append(actor_loss.detach())
-            critic_losses.append(critic_loss.detach())
+            actor_losses.append(actor_loss)
+            critic_losses.append(critic_loss)
         policy.set_training_mode(False)
-        return {"actor_loss": float(np.mean(th.stack(actor_losses).tolist())),
-                "critic_loss": float(np.mean(th.stack(critic_losses).tolist()))}
+        return _mean_losses(actor_losses, critic_losses)
 
     def train_additive(self, episodes: EpisodeReturns, gradient_steps: int, batch_size: int,
                        imitation: tuple[np.ndarray, np.ndarray] | None = None,
@@ -191,39 +175,55 @@ class Controller:
         """
         if len(episodes) == 0 or gradient_steps <= 0:
             return {}
-        policy = self.policy
-        actor, critic = policy.actor.mu, policy.critic.q_networks[0]
-        actor_params, critic_params = list(actor.parameters()), list(critic.parameters())
+        actor, critic = self.policy.actor.mu, self.policy.critic.q_networks[0]
         rows = self.sample_rng.integers(0, len(episodes), size=(gradient_steps, batch_size))
         features, actions, returns = (th.as_tensor(array[rows], device=self.device)
                                       for array in (episodes.features, episodes.actions, episodes.returns))
-        if imitation is not None:
-            imitated = self.sample_rng.integers(0, len(imitation[0]), size=(gradient_steps, batch_size))
-            imitated_features, imitated_actions = (th.as_tensor(array[imitated], device=self.device)
-                                                   for array in imitation)
+        imitated = self._imitation_minibatches(imitation, gradient_steps, batch_size)
         actor_losses, critic_losses = [], []
-        policy.set_training_mode(True)
+        self.policy.set_training_mode(True)
         for step in range(gradient_steps):
             observation = features[step]  # (batch, steps, features)
-            critic_loss = F.mse_loss(critic(th.cat([observation, actions[step]], dim=2)).sum(dim=(1, 2)),
-                                     returns[step])
-            for param in critic_params:
-                param.grad = None
-            critic_loss.backward()
-            policy.critic.optimizer.step()
-            q = critic(th.cat([observation, actor(observation)], dim=2))
-            actor_loss = -q.mean() if imitation is None else (
-                -imitation_alpha * q.mean() / q.abs().mean().detach().clamp_min(1e-6)
-                + F.mse_loss(actor(imitated_features[step]), imitated_actions[step]))
-            for param in actor_params:
-                param.grad = None
-            actor_loss.backward(inputs=actor_params)
-            policy.actor.optimizer.step()
-            actor_losses.append(actor_loss.detach())
-            critic_losses.append(critic_loss.detach())
-        policy.set_training_mode(False)
-        return {"actor_loss": float(np.mean(th.stack(actor_losses).tolist())),
-                "critic_loss": float(np.mean(th.stack(critic_losses).tolist()))}
+            critic_losses.append(self._critic_step(F.mse_loss(
+                critic(th.cat([observation, actions[step]], dim=2)).sum(dim=(1, 2)), returns[step])))
+            actor_losses.append(self._actor_step(critic(th.cat([observation, actor(observation)], dim=2)), imitated,
+                                                 step, imitation_alpha))
+        self.policy.set_training_mode(False)
+        return _mean_losses(actor_losses, critic_losses)
+
+    def _imitation_minibatches(self, imitation: tuple[np.ndarray, np.ndarray] | None, gradient_steps: int,
+                               batch_size: int) -> tuple[th.Tensor, th.Tensor] | None:
+        """Features and actions of ``gradient_steps`` minibatches of imitated rows, drawn by ``sample_rng``."""
+        if imitation is None:
+            return None
+        rows = self.sample_rng.integers(0, len(imitation[0]), size=(gradient_steps, batch_size))
+        features, actions = (th.as_tensor(array[rows], device=self.device) for array in imitation)
+        return features, actions
+
+    def _critic_step(self, critic_loss: th.Tensor) -> th.Tensor:
+        """One optimizer step of the critic on ``critic_loss``; returns the loss, detached."""
+        for param in self.policy.critic.q_networks[0].parameters():
+            param.grad = None
+        critic_loss.backward()
+        self.policy.critic.optimizer.step()
+        return critic_loss.detach()
+
+    def _actor_step(self, q: th.Tensor, imitated: tuple[th.Tensor, th.Tensor] | None, step: int,
+                    imitation_alpha: float) -> th.Tensor:
+        """One optimizer step of the actor on ``-Q(s, pi(s))`` (``q``), or on the TD3+BC loss with the
+        ``step``-th imitated minibatch; returns the loss, detached."""
+        actor = self.policy.actor.mu
+        if imitated is None:
+            actor_loss = -q.mean()
+        else:
+            actor_loss = -imitation_alpha * q.mean() / q.abs().mean().detach().clamp_min(1e-6) + F.mse_loss(
+                actor(imitated[0][step]), imitated[1][step])
+        actor_params = list(actor.parameters())
+        for param in actor_params:
+            param.grad = None
+        actor_loss.backward(inputs=actor_params)  # the critic's weight gradients are not needed
+        self.policy.actor.optimizer.step()
+        return actor_loss.detach()
 
     def _minibatches(self, gradient_steps: int, batch_size: int) -> list[th.Tensor]:
         """Observations, actions, next observations, rewards and dones of ``gradient_steps`` minibatches,
@@ -248,6 +248,11 @@ class Controller:
         if "sample_rng" in state:  # absent from files saved before minibatches had a generator of their own
             self.sample_rng.bit_generator.state = state["sample_rng"]
 
+
+
+def _mean_losses(actor_losses: list[th.Tensor], critic_losses: list[th.Tensor]) -> dict[str, float]:
+    return {"actor_loss": float(np.mean(th.stack(actor_losses).tolist())),
+            "critic_loss": float(np.mean(th.stack(critic_losses).tolist()))}
 
 
 def _check_flatten(policy: TD3Policy) -> None:

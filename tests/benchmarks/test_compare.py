@@ -349,12 +349,18 @@ def test_quick_compare_killed_resumes_then_reports_every_table_and_figure(tmp_pa
     assert_figures(out, ["accuracy-temporal"], ["accuracy-temporal"])
 
 
-def test_a_finished_run_made_otherwise_is_never_overwritten(tmp_path: Path) -> None:
+def _planned_hrl_run(out: Path) -> tuple[compare.PlannedRun, Path]:
+    """A 3-episode hrl run of the full profile and its (new, empty) folder under ``out``."""
     run = compare.plan_runs(["accuracy-temporal"], ["hrl"], seeds=1, episodes=3,
                             env_kwargs={"accuracy-temporal": compare.SETTINGS["accuracy-temporal"]},
                             profile="full")[0]
-    folder = run.folder(tmp_path)
+    folder = run.folder(out)
     folder.mkdir(parents=True)
+    return run, folder
+
+
+def test_a_finished_run_made_otherwise_is_never_overwritten(tmp_path: Path) -> None:
+    run, folder = _planned_hrl_run(tmp_path)
     (folder / "run.json").write_text(json.dumps({"status": "finished", "spec": {**run.spec.__dict__, "episodes": 5},
                                                  "settings": run.settings}))
     with pytest.raises(SystemExit, match="spec.episodes 5 \\(now 3\\)"):
@@ -364,11 +370,7 @@ def test_a_finished_run_made_otherwise_is_never_overwritten(tmp_path: Path) -> N
 
 
 def test_a_run_recorded_before_a_hyperparameter_existed_matches_only_the_value_it_ran_with(tmp_path: Path) -> None:
-    run = compare.plan_runs(["accuracy-temporal"], ["hrl"], seeds=1, episodes=3,
-                            env_kwargs={"accuracy-temporal": compare.SETTINGS["accuracy-temporal"]},
-                            profile="full")[0]
-    folder = run.folder(tmp_path)
-    folder.mkdir(parents=True)
+    run, folder = _planned_hrl_run(tmp_path)
     settings = json.loads(json.dumps(run.settings))
     del settings["hyperparams"]["values"]["hlc_critic"]  # a run made before the option existed
     (folder / "run.json").write_text(json.dumps({"status": "finished", "spec": run.spec.__dict__,
