@@ -117,6 +117,13 @@ def _channels_last(batches: Batches) -> Batches:
     return [(images.contiguous(memory_format=torch.channels_last), labels) for images, labels in batches]
 
 
+def _images_on(batches: Batches, device: torch.device) -> Batches:
+    """The batches with their images on ``device`` (labels stay on the CPU, where predictions are compared).
+    The search split is evaluated at every episode's end: on a GPU its images stay there instead of
+    crossing the bus at each evaluation (5,000 ImageNet images are 3 GB). On the CPU nothing moves."""
+    return [(images.to(device), labels) for images, labels in batches]
+
+
 @functools.lru_cache(maxsize=4)
 def get_problem(model: str, dataset: str, data_root: str | None, checkpoint: str | None, qbns: range,
                 search_samples: int, device: str) -> QuantizationProblem:
@@ -134,7 +141,8 @@ def get_problem(model: str, dataset: str, data_root: str | None, checkpoint: str
                                    float_model, [calibration_batches, search_batches, test_batches])
     problem = QuantizationProblem(
         info=splits.info, specs=specs, evaluator=evaluator, calibration_batches=calibration_batches,
-        search_batches=_channels_last(search_batches), test_batches=_channels_last(test_batches), qbns=qbns,
+        search_batches=_images_on(_channels_last(search_batches), evaluator.device),
+        test_batches=_channels_last(test_batches), qbns=qbns,
         kernel_stats=_kernel_statistics(evaluator, qbns), signature=signature,
     )
     problem.float_accuracy("search")

@@ -203,11 +203,13 @@ def git_state() -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    """Where the benchmark runs."""
+    """Where the benchmark runs, and how loaded the machine is now (load average over 1, 5 and 15 minutes:
+    other jobs on the same cores inflate every time a benchmark measures)."""
     import torch
 
     return {"platform": platform.platform(), "python": platform.python_version(), "cpu_count": os.cpu_count(),
-            "torch": torch.__version__, "torch_threads": torch.get_num_threads()}
+            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "load_average": [round(load, 2) for load in os.getloadavg()]}
 
 
 def write_benchmark_record(out: Path, record: dict[str, Any]) -> None:

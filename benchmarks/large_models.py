@@ -20,8 +20,8 @@ weights (``checkpoint=None``) on a tiny ImageNet-style folder made in a temporar
   uniform 6-bit weights and activations, and their ratio (the project's rule: speed as a ratio
   against a baseline measured in the same run).
 
-The figures depend on the machine and on its load: the JSON names both (torch threads, CPU count);
-on a shared machine compare only the ratios.
+The figures depend on the machine and on its load: the JSON names both (torch threads, CPU count, load
+average at the start and the end); on a shared machine compare only the ratios.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -148,7 +147,9 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(measure(args.one, args.repeats)))
         return
     from autoq_env import atomic_io
+    from benchmarks.compare import machine
 
+    started_on = machine()
     rows = []
     for model in args.models:
         done = subprocess.run([sys.executable, "-m", "benchmarks.large_models", "--one", model, "--repeats",
@@ -162,13 +163,10 @@ def main(argv: list[str] | None = None) -> None:
               f"forward {row['float_forward_ms_per_image']:.1f} ms/img float, "
               f"{row['quantized_forward_ms_per_image']:.1f} ms/img quantized ({row['quantized_over_float']:.2f}x)",
               flush=True)
-    import torch
-
     record = {"command": [sys.executable, "-m", "benchmarks.large_models", *(sys.argv[1:] if argv is None else argv)],
               "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
-                          "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-                          "note": "shared with other jobs while measured: compare ratios, not absolute times"},
+              "machine": {**started_on, "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+                          "load_average_at_end": [round(load, 2) for load in os.getloadavg()]},
               "classes": CLASSES, "rows": rows}
     atomic_io.write_json(args.out, record)
     print(f"written {args.out}")

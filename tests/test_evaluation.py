@@ -6,6 +6,7 @@ import copy
 
 import numpy as np
 import pytest
+import torch
 
 from autoq_env import evaluation
 from autoq_env import problem as problem_module
@@ -133,3 +134,13 @@ def test_rule_looks_and_bonferroni_quantile() -> None:
     assert rule.stops(60.0, 60.0, 500, 5000, 0.5, rule.z(9))  # 12 points worse, with little spread
     with pytest.raises(ValueError, match="false_stop_probability"):
         SequentialRule(false_stop_probability=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_a_gpu_the_search_images_stay_there_and_score_as_on_the_cpu(env) -> None:
+    gpu_env = AutoQEnv(device="cuda")
+    assert all(images.device.type == "cuda" for images, _ in gpu_env.problem.search_batches)
+    for bits in (8, 4):  # cuDNN may sum in another order (or TF32): the same accuracy to a few images
+        on_gpu, on_cpu = gpu_env.evaluate(gpu_env.uniform_config(bits)), env.evaluate(env.uniform_config(bits))
+        assert on_gpu["images_used"] == on_cpu["images_used"]
+        assert on_gpu["accuracy"] == pytest.approx(on_cpu["accuracy"], abs=0.1)
