@@ -93,6 +93,11 @@ class SearchBaseline(ABC):
     def _configs(self, budget: int, rng: np.random.Generator) -> Iterator[dict]:
         """The configurations to evaluate, in order (``search`` stops after ``budget`` of them)."""
 
+    def proposals(self, budget: int, seed: int | None = None) -> list[dict]:
+        """The configurations ``search(budget, seed)`` would evaluate, in order, without evaluating them
+        (fewer than ``budget`` when the method runs out, as the greedy path does at ``b_min``)."""
+        return list(itertools.islice(self._configs(check_budget(budget), np.random.default_rng(seed)), budget))
+
     def search(self, budget: int, seed: int | None = None, callback: Callable[[dict], Any] | None = None,
                progress_bar: bool = False, replay: list[dict] | None = None) -> SearchResult:
         """Evaluate up to ``budget`` configurations and return the best and the history.

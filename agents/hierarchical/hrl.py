@@ -21,6 +21,7 @@ from agents.hierarchical.additive import EpisodeReturns
 from agents.hierarchical.elite import EliteEpisodes
 from agents.hierarchical.episode import EpisodeState, episode_rewards
 from agents.hierarchical.policies import HLC_FEATURES, LLC_FEATURES, Controller
+from agents.hierarchical.warmup import goal_action, llc_action_for, planned_configs, qbn_action
 from agents.hyperparams import load_hyperparams
 from agents.recording import BestResult, episode_row
 from agents.sensitivity import kernel_loss_table, water_filling_offsets
@@ -33,7 +34,7 @@ _LAYER_INDEX = FEATURE_INDEX["layer_index"]
 _KERNEL_POSITION = FEATURE_INDEX["kernel_position"]
 LLC_ACTIONS = ("absolute", "offset", "prior")
 LLC_NOISES = ("kernel", "layer")
-WARMUP_ACTIONS = ("uniform", "policy")
+WARMUP_ACTIONS = ("uniform", "policy", "sensitivity")
 HLC_CRITICS = ("transition", "additive")
 _FORMAT = "autoq-hrl-agent"
 
@@ -62,7 +63,8 @@ class HRLConfig:
     gamma: float
     warmup_episodes: int
     warmup_actions: str  # "uniform": warm-up actions uniform in [-1, 1] (HAQ); "policy": the untrained actor
-    # plus the initial noise, i.e. around the policy a zero actor gives (with "prior": goal 5, water-filled)
+    # plus the initial noise, i.e. around the policy a zero actor gives (with "prior": goal 5, water-filled);
+    # "sensitivity": the greedy sensitivity path's configurations, one per episode (agents.hierarchical.warmup)
     noise_sigma: float
     noise_decay: float
     noise_min_sigma: float
@@ -195,6 +197,7 @@ class HierarchicalDDPG:
         self.b_min, self.b_max = 2, 8
         self._prior_offsets: list[np.ndarray] | None = None  # llc_action="prior": per layer, QBNs
         self._hlc_episodes: EpisodeReturns | None = None  # hlc_critic="additive": made when the env is known
+        self._warmup_plan: list[dict] | None = None  # warmup_actions="sensitivity": made when first needed
         self._tolerance_pts = 0.0
         if env is not None:
             self.set_env(env)
@@ -246,6 +249,7 @@ class HierarchicalDDPG:
         self.b_min, self.b_max = core.b_min, core.b_max
         self._tolerance_pts = core.reward_weights.tolerance_pts  # episodes within it may enter the elite
         self._prior_offsets = None
+        self._warmup_plan = None
         if self.config.hlc_critic == "additive":
             self._hlc_episodes = EpisodeReturns(max(1, self.config.hlc_buffer_size // core.num_layers),
                                                 core.num_layers, len(HLC_FEATURES), 2)
@@ -300,15 +304,41 @@ class HierarchicalDDPG:
             return 0.0
         if self._prior_offsets is None:
             raise ValueError("llc_action='prior' needs the env's loss estimates: attach an env first (set_env)")
-        layer = int(round(float(observation[_LAYER_INDEX]) * max(len(self._prior_offsets) - 1, 1)))
-        offsets = self._prior_offsets[layer]
-        return float(offsets[int(round(float(observation[_KERNEL_POSITION]) * len(offsets)))])
+        layer, kernel = self._position(observation, [len(offsets) for offsets in self._prior_offsets])
+        return float(self._prior_offsets[layer][kernel])
+
+    @staticmethod
+    def _position(observation: np.ndarray, kernels: list[int]) -> tuple[int, int]:
+        """The layer and kernel an observation is about (kernel 0 on a layer step), from its
+        ``layer_index`` and ``kernel_position``; ``kernels`` holds each layer's kernel count."""
+        layer = int(round(float(observation[_LAYER_INDEX]) * max(len(kernels) - 1, 1)))
+        return layer, int(round(float(observation[_KERNEL_POSITION]) * kernels[layer]))
+
+    def _planned_action(self, observation: np.ndarray, config: dict) -> np.ndarray:
+        """The acting controller's action that plays ``config`` (``warmup_actions="sensitivity"``): on a
+        layer step its activation QBN and its kernels' mean QBN as the goal, on a kernel step the
+        kernel's QBN through the LLC's action mapping (``agents.hierarchical.warmup``)."""
+        layer, kernel = self._position(observation, [len(qbns) for qbns in config["kernel_qbn"]])
+        kernel_qbns = config["kernel_qbn"][layer]
+        if observation[_LAYER_STEP] > 0.5:
+            return np.array([qbn_action(config["activation_qbn"][layer], self.b_min, self.b_max),
+                             goal_action(float(np.mean(kernel_qbns)), self.b_min, self.b_max)], dtype=np.float32)
+        unit = 2.0 / max(self.b_max - self.b_min, 1)  # as in _env_action
+        c = self.config
+        return np.array([llc_action_for(kernel_qbns[kernel], float(observation[_GOAL]), c.llc_action,
+                                        c.llc_offset_range, unit * self._prior_offset(observation),
+                                        self.b_min, self.b_max)], dtype=np.float32)
 
     def _exploration_action(self, observation: np.ndarray, warmup: bool) -> np.ndarray:
         """The acting controller's action while learning: actor plus noise, or uniform in a
         ``warmup_actions="uniform"`` warm-up."""
         layer_step = observation[_LAYER_STEP] > 0.5
-        if warmup and self.config.warmup_actions == "uniform":
+        if warmup and self.config.warmup_actions == "sensitivity":
+            if self._warmup_plan is None:
+                self._warmup_plan = planned_configs(self.env.envs[0].unwrapped, self.config.warmup_episodes)
+            if self.num_episodes < len(self._warmup_plan):
+                return self._planned_action(observation, self._warmup_plan[self.num_episodes])
+        if warmup and self.config.warmup_actions in ("uniform", "sensitivity"):  # (the plan ran out)
             action = self._rng.uniform(-1.0, 1.0, size=2).astype(np.float32)
             return action if layer_step else action[:1]
         if layer_step:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch as th
@@ -12,6 +14,8 @@ from agents.credit import MovingAverage
 from agents.hierarchical import HierarchicalDDPG, intrinsic_reward, relabel_goal
 from agents.hierarchical.episode import EpisodeState, episode_rewards
 from agents.hierarchical.hrl import llc_env_action
+from agents.hierarchical.warmup import goal_action, llc_action_for, qbn_action
+from agents.search import GreedySensitivitySearch
 from autoq_env.env import FEATURE_INDEX, AutoQEnv
 
 SMALL = dict(warmup_episodes=1, hlc_gradient_steps=4, llc_gradient_steps=8, batch_size=16)
@@ -240,6 +244,40 @@ def test_only_episodes_within_tolerance_are_imitated_and_the_actor_moves_towards
     agent.hlc.train(200, 16, 1.0, 0.01, imitation=(features, actions), imitation_alpha=1e-6)
     after = np.abs(np.stack([agent.hlc.act(f) for f in features]) - 0.5).mean()
     assert after < 0.5 * before
+
+
+@pytest.mark.parametrize("llc_action", ["prior", "absolute"])
+def test_sensitivity_warmup_plays_the_greedy_path_through_the_controllers_actions(small_env, llc_action) -> None:
+    """Each warm-up episode plays one of the greedy search's proposals for that many evaluations, QBN for
+    QBN; the episode after the warm-up is the agent's own."""
+    played = []
+
+    def keep_configs(local_vars: dict, _: dict) -> bool:
+        if local_vars["dones"][0]:
+            played.append(local_vars["infos"][0]["config"])
+        return True
+
+    agent = HierarchicalDDPG(small_env, seed=0, warmup_actions="sensitivity", llc_action=llc_action,
+                             **{**SMALL, "warmup_episodes": 3})
+    agent.learn(total_episodes=4, callback=keep_configs)
+    plan = GreedySensitivitySearch(small_env).proposals(3)
+    def qbns(config: dict) -> tuple[list[int], list[list[int]]]:
+        return [int(q) for q in config["activation_qbn"]], [[int(q) for q in k] for k in config["kernel_qbn"]]
+
+    assert [qbns(config) for config in played[:3]] == [qbns(config) for config in plan]
+    assert len({np.mean(np.concatenate(config["kernel_qbn"])) for config in plan}) == 3  # three cost levels
+    assert [row["warmup"] for row in agent.episode_log] == [True, True, True, False]
+
+
+def test_warmup_action_inverts_the_llc_mapping_within_its_reach() -> None:
+    for qbn in range(2, 9):
+        for goal_feature, prior in ((0.5, 0.0), (0.3, 0.4), (0.9, -0.2)):
+            action = llc_action_for(qbn, goal_feature, "prior", 0.6, prior, 2, 8)
+            reached = AutoQEnv.action_to_qbn(SimpleNamespace(b_min=2, b_max=8),
+                                             llc_env_action(action, goal_feature, "prior", 0.6, prior))
+            reachable = abs(qbn_action(qbn, 2, 8) - (2 * goal_feature - 1 + prior)) <= 0.6
+            assert -1.0 <= action <= 1.0 and (reached == qbn if reachable else abs(action) == 1.0)
+    assert AutoQEnv.action_to_qbn(SimpleNamespace(b_min=2, b_max=8), goal_action(5.0, 2, 8)) == 5
 
 
 def test_policy_warmup_explores_around_the_untrained_actor_seeded_and_bounded(small_env) -> None:

@@ -61,3 +61,4 @@ def test_acceptance_rows_hold_each_criterion_of_known_numbers() -> None:
                                "-0.200 **no** |"]
     assert rows["| 1"][3:] == ["1.50 **no**", "+0.400 (0.500) **no**", "50% **no**", "-0.050 **no**", "+0.100 yes |"]
     assert acceptance([run for run in runs if run.method != "default"]) == []
+    assert acceptance(runs, "ddpg-layer")[0] == "## Acceptance (issue 13), `ddpg-layer`, seed by seed"
