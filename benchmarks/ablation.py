@@ -100,6 +100,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # warm-up episodes that play the greedy sensitivity path's configurations instead of uniform actions
     "warmup-sensitivity": {"warmup_actions": "sensitivity"},
     "hlc-additive-warmup-sensitivity": {"hlc_critic": "additive", "warmup_actions": "sensitivity"},
+    # ... with the actors held closer to the elite episodes (the warm-up's best is already a good one) and,
+    # in the second, half the noise near the accuracy cliff those elites sit next to
+    "warmup-sensitivity-imitation-alpha-0.5": {"warmup_actions": "sensitivity", "imitation_alpha": 0.5},
+    "warmup-sensitivity-imitation-alpha-0.5-noise-0.1": {"warmup_actions": "sensitivity", "imitation_alpha": 0.5,
+                                                         "noise_sigma": 0.1},
     **{f"zeta-{zeta:g}": {"zeta": zeta} for zeta in (0.25, 0.5, 0.75, 1.0)},
     "before-issue-13": {"credit_assignment": "shaped", "reward_clip": None, "noise_sigma": 0.5, "noise_decay": 0.99,
                         "subtract_baseline": True, "reward_transform": "none", "elite_episodes": 0,
