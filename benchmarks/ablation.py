@@ -105,6 +105,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "warmup-sensitivity-imitation-alpha-0.5": {"warmup_actions": "sensitivity", "imitation_alpha": 0.5},
     "warmup-sensitivity-imitation-alpha-0.5-noise-0.1": {"warmup_actions": "sensitivity", "imitation_alpha": 0.5,
                                                          "noise_sigma": 0.1},
+    # ... and consolidating: the actors held 25x closer to the elites than by default and the noise decaying to
+    # nothing (no floor), so that the policy settles on what worked instead of jittering at the cliff's edge
+    "warmup-sensitivity-consolidate": {"warmup_actions": "sensitivity", "imitation_alpha": 0.1, "noise_sigma": 0.1,
+                                       "noise_min_sigma": 0.0},
     **{f"zeta-{zeta:g}": {"zeta": zeta} for zeta in (0.25, 0.5, 0.75, 1.0)},
     "before-issue-13": {"credit_assignment": "shaped", "reward_clip": None, "noise_sigma": 0.5, "noise_decay": 0.99,
                         "subtract_baseline": True, "reward_transform": "none", "elite_episodes": 0,
