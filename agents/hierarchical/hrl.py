@@ -172,10 +172,11 @@ class HierarchicalDDPG:
     (``"broadcast"``, HAQ/AMC), the same split evenly (``"split"``, NNCF), or the env's shaped
     per-step rewards (``"shaped"``; the HLC's is their sum over the layer's steps). Both are
     DDPG actor-critics built from stable-baselines3's ``TD3Policy``, each with its own replay buffer.
-    Warm-up episodes take uniform random actions (``warmup_actions="uniform"``) or the untrained
-    actors' actions with the initial noise (``"policy"``); afterwards the truncated-normal noise decays
-    per episode (the LLC's: per kernel or one draw per layer, ``llc_noise``). Both learn once per
-    episode, after warm-up.
+    Warm-up episodes take uniform random actions (``warmup_actions="uniform"``), the untrained
+    actors' actions with the initial noise (``"policy"``), or play the greedy sensitivity path's
+    configurations, one per episode (``"sensitivity"``, ``agents.hierarchical.warmup``); afterwards
+    the truncated-normal noise decays per episode (the LLC's: per kernel or one draw per layer,
+    ``llc_noise``). Both learn once per episode, after warm-up.
 
     :param env: an ``AutoQ-ResNet-v0`` env (``gym.make`` result or ``AutoQEnv``), or a 1-env ``DummyVecEnv``.
     :param seed: seeds torch, numpy, the env, the noise and the warm-up actions.
