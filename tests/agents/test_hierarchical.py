@@ -269,6 +269,19 @@ def test_sensitivity_warmup_plays_the_greedy_path_through_the_controllers_action
     assert [row["warmup"] for row in agent.episode_log] == [True, True, True, False]
 
 
+def test_sensitivity_warmup_resumes_mid_warmup_exactly(small_env) -> None:
+    """Stopped after 2 of 3 planned warm-up episodes, a restored agent plays the third planned one and goes on
+    learning exactly as the uninterrupted agent does (the plan is remade from the env, not stored)."""
+    options = dict(seed=3, warmup_actions="sensitivity", **{**SMALL, "warmup_episodes": 3})
+    uninterrupted = HierarchicalDDPG(small_env, **options).learn(total_episodes=4)
+    first = HierarchicalDDPG(small_env, **options).learn(total_episodes=2)
+    resumed = HierarchicalDDPG.from_state_dict(first.state_dict(), small_env)
+    small_env.reset()  # the env is where every episode starts, as when a run resumes (agents.sessions)
+    resumed.set_training_state(first.training_state())
+    resumed.learn(total_episodes=2)
+    assert [row["reward"] for row in resumed.episode_log] == [row["reward"] for row in uninterrupted.episode_log]
+
+
 def test_warmup_action_inverts_the_llc_mapping_within_its_reach() -> None:
     for qbn in range(2, 9):
         for goal_feature, prior in ((0.5, 0.0), (0.3, 0.4), (0.9, -0.2)):
