@@ -157,8 +157,21 @@ def last_rewards(run: Run) -> np.ndarray:
     return run.rewards[-LAST_EPISODES:]
 
 
+def warmup_episodes(run: Run) -> int:
+    """The run's warm-up episodes (the RL agents' ``warmup_episodes``; 0 for the search baselines)."""
+    values = (run.record.get("settings", {}).get("hyperparams") or {}).get("values", {})
+    return int(values.get("warmup_episodes", 0))
+
+
+def best_after_warmup(run: Run) -> float:
+    """The best reward of the episodes after the warm-up: what the learner found itself (a warm-up that plays
+    the greedy path, ``warmup_actions: sensitivity``, already holds a good configuration)."""
+    return float(run.rewards[min(warmup_episodes(run), len(run.rewards) - 1):].max())
+
+
 COLUMNS = (  # title, digits, number of a run
     ("best reward", 3, lambda run: float(run.rewards.max())),
+    ("best after the warm-up", 3, best_after_warmup),
     (f"last-{LAST_EPISODES} mean reward", 3, lambda run: float(last_rewards(run).mean())),
     (f"last {LAST_EPISODES} within tolerance", 2, lambda run: share_within_tolerance(run, LAST_EPISODES)),
     ("best: test drop (points)", 2, lambda run: run.report["test"]["best"]["accuracy_drop"]),

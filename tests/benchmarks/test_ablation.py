@@ -6,7 +6,7 @@ import pytest
 
 from agents.recording import read_episode_csv
 from autoq_env.atomic_io import read_json
-from benchmarks.ablation import QUICK, acceptance, main, plan
+from benchmarks.ablation import QUICK, acceptance, best_after_warmup, main, plan
 from benchmarks.runs import Run
 
 
@@ -62,3 +62,10 @@ def test_acceptance_rows_hold_each_criterion_of_known_numbers() -> None:
     assert rows["| 1"][3:] == ["1.50 **no**", "+0.400 (0.500) **no**", "50% **no**", "-0.050 **no**", "+0.100 yes |"]
     assert acceptance([run for run in runs if run.method != "default"]) == []
     assert acceptance(runs, "ddpg-layer")[0] == "## Acceptance (issue 13), `ddpg-layer`, seed by seed"
+
+
+def test_best_after_the_warmup_leaves_the_warmup_episodes_out() -> None:
+    learner = _run("default", 0, [0.9, 0.1, 0.3, 0.2], [0.2] * 4)
+    learner.record["settings"] = {"hyperparams": {"values": {"warmup_episodes": 2}}}
+    assert best_after_warmup(learner) == 0.3
+    assert best_after_warmup(_run("greedy", 0, [0.1, 0.8], [0.3] * 2, agent="greedy")) == 0.8  # no warm-up
