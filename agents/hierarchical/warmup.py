@@ -15,16 +15,28 @@ ones the actors can reproduce; a kernel whose planned QBN lies beyond the LLC's 
 
 from __future__ import annotations
 
+import copy
+import json
+
 import numpy as np
 
 from agents.search import GreedySensitivitySearch
 from autoq_env.env import AutoQEnv
 
+_PLANS: dict[tuple, list[dict]] = {}  # per process: agents on the same search problem share their plan
+_MAX_PLANS = 8
+
 
 def planned_configs(core: AutoQEnv, episodes: int) -> list[dict]:
     """The greedy path's configurations for ``episodes`` warm-up episodes (fewer if the path ends first;
-    the remaining warm-up episodes then take uniform actions)."""
-    return GreedySensitivitySearch(core).proposals(episodes) if episodes > 0 else []
+    the remaining warm-up episodes then take uniform actions). Computing them takes seconds (the
+    activation loss estimates, then the path), so they are kept per process and search problem."""
+    key = (core.problem.signature, json.dumps(core.signature, sort_keys=True, default=str), episodes)
+    if key not in _PLANS:
+        if len(_PLANS) >= _MAX_PLANS:
+            del _PLANS[next(iter(_PLANS))]  # the oldest
+        _PLANS[key] = GreedySensitivitySearch(core).proposals(episodes) if episodes > 0 else []
+    return copy.deepcopy(_PLANS[key])
 
 
 def qbn_action(qbn: int, b_min: int, b_max: int) -> float:
