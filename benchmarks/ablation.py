@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 
 from agents.cli import positive_int
+from agents.hierarchical.hrl import CONFIG_BEFORE_OPTIONS
+from agents.hyperparams import load_hyperparams
 from agents.runner import RunSpec
 from agents.sessions import DETERMINISTIC_AGENTS
 from autoq_env.atomic_io import write_text
@@ -273,6 +275,25 @@ def plot_curves(runs: list[Run], order: list[str], path: Path, notice: str | Non
     save_png(figure, path)
 
 
+def earlier_yaml(runs: list[Run], name: str) -> str:
+    """A note for a variant whose runs were made with an ``hrl.yml`` other than today's: the values that
+    differ (the run's and today's), so that "no override" is read against the YAML of its time."""
+    today = load_hyperparams("hrl")
+    changed: dict[str, tuple[Any, Any]] = {}
+    for run in runs:
+        if run.method != name:
+            continue
+        recorded = (run.record.get("settings", {}).get("hyperparams") or {}).get("values", {})
+        for key, value in today.items():
+            old = recorded.get(key, CONFIG_BEFORE_OPTIONS.get(key, value))
+            if old != value and not (isinstance(value, list) and list(old) == value):
+                changed[key] = (old, value)
+    if not changed:
+        return ""
+    return ("; its runs used an earlier `hrl.yml`: " +
+            ", ".join(f"{key} {old!r} (now {new!r})" for key, (old, new) in sorted(changed.items())))
+
+
 def write_report(out: Path, notice: str | None = None) -> Path:
     """``out/ablation.md`` and its learning curves, from the finished run folders alone."""
     runs, unfinished = load_runs(out)
@@ -286,7 +307,8 @@ def write_report(out: Path, notice: str | None = None) -> Path:
              f"{LAST_EPISODES} episodes of each run; within tolerance: search-split drop at most the env's "
              "`tolerance_pts`; test drop and latency: the run's best configuration on the test split. "
              "Variants (overrides of `agents/hyperparams/hrl.yml`):", ""]
-    lines += [f"- `{name}`: {VARIANTS[name] or 'no override'}" for name in order if name in VARIANTS]
+    lines += [f"- `{name}`: {VARIANTS[name] or 'no override'}{earlier_yaml(runs, name)}" for name in order
+              if name in VARIANTS]
     lines += ["", "The YAML values each run used are in its `run.json` (`settings.hyperparams`)."]
     lines += ["", *table(runs, order), "", "![learning curves](figures/ablation-learning-curves.png)"]
     candidates = [name for name in order if name in VARIANTS and name != ACCEPTANCE_VARIANT

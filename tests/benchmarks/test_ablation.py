@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from agents.hyperparams import load_hyperparams
 from agents.recording import read_episode_csv
 from autoq_env.atomic_io import read_json
-from benchmarks.ablation import QUICK, acceptance, best_after_warmup, main, plan
+from benchmarks.ablation import QUICK, acceptance, best_after_warmup, earlier_yaml, main, plan
 from benchmarks.runs import Run
 
 
@@ -69,3 +70,13 @@ def test_best_after_the_warmup_leaves_the_warmup_episodes_out() -> None:
     learner.record["settings"] = {"hyperparams": {"values": {"warmup_episodes": 2}}}
     assert best_after_warmup(learner) == 0.3
     assert best_after_warmup(_run("greedy", 0, [0.1, 0.8], [0.3] * 2, agent="greedy")) == 0.8  # no warm-up
+
+
+def test_runs_made_with_an_earlier_yaml_are_marked_with_what_differed() -> None:
+    today = load_hyperparams("hrl")
+    current, earlier = _run("default", 0, [0.1], [0.2]), _run("default", 1, [0.1], [0.2])
+    current.record["settings"] = {"hyperparams": {"values": dict(today)}}
+    earlier.record["settings"] = {"hyperparams": {"values": {**today, "tau": today["tau"] / 2}}}
+    assert earlier_yaml([current], "default") == ""
+    assert earlier_yaml([current, earlier], "default") == (
+        f"; its runs used an earlier `hrl.yml`: tau {today['tau'] / 2!r} (now {today['tau']!r})")
