@@ -127,7 +127,9 @@ BASELINES: dict[str, RunSpec] = {  # folder name -> run, each for the ablation's
     "greedy": RunSpec("greedy", 1), "random": RunSpec("random", 1),
     **{f"uniform-{bits}bit": RunSpec("uniform", 1, uniform_bits=bits) for bits in (8, 6, 4)},
 }
-FULL = {"out": "benchmarks/results/ablation", "episodes": 200, "seeds": 3, "search_samples": None,
+# benchmarks/results/ablation holds the runs made with hrl.yml's defaults before the sensitivity warm-up
+# (each variant's runs with the YAML of their time); runs on today's defaults go into a new folder
+FULL = {"out": "benchmarks/results/ablation-v2", "episodes": 200, "seeds": 3, "search_samples": None,
         "variants": FULL_VARIANTS}
 QUICK = {"out": "runs/ablation-quick", "episodes": 2, "seeds": 1, "search_samples": 200,
          "variants": ["default", "credit-shaped"]}
