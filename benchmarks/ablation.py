@@ -163,8 +163,7 @@ def last_rewards(run: Run) -> np.ndarray:
 
 def warmup_episodes(run: Run) -> int:
     """The run's warm-up episodes (the RL agents' ``warmup_episodes``; 0 for the search baselines)."""
-    values = (run.record.get("settings", {}).get("hyperparams") or {}).get("values", {})
-    return int(values.get("warmup_episodes", 0))
+    return int(run.hyperparams.get("warmup_episodes", 0))
 
 
 def best_after_warmup(run: Run) -> float:
@@ -285,9 +284,8 @@ def earlier_yaml(runs: list[Run], name: str) -> str:
     for run in runs:
         if run.method != name:
             continue
-        recorded = (run.record.get("settings", {}).get("hyperparams") or {}).get("values", {})
         for key, value in today.items():
-            old = recorded.get(key, CONFIG_BEFORE_OPTIONS.get(key, value))
+            old = run.hyperparams.get(key, CONFIG_BEFORE_OPTIONS.get(key, value))
             if old != value and not (isinstance(value, list) and list(old) == value):
                 changed[key] = (old, value)
     if not changed:

@@ -47,6 +47,11 @@ class Run:
         return float(self.record["env"]["reward_weights"]["tolerance_pts"])
 
     @property
+    def hyperparams(self) -> dict[str, Any]:
+        """The YAML values the run's agent used (``settings.hyperparams.values``; empty for agents without)."""
+        return (self.record.get("settings", {}).get("hyperparams") or {}).get("values", {})
+
+    @property
     def deterministic(self) -> bool:
         """Whether the run does not depend on its seed (its agent is greedy or a uniform reference)."""
         return self.record["spec"]["agent"] in DETERMINISTIC_AGENTS

@@ -152,7 +152,7 @@ def relabel_goal(hlc_action: np.ndarray, achieved_mean_qbn: float, b_min: int, b
     The goal's action coordinate maps ``[-1, 1]`` linearly onto ``[b_min, b_max]``, as in the env.
     """
     relabelled = np.array(hlc_action, dtype=np.float32, copy=True)
-    relabelled[1] = 2.0 * (achieved_mean_qbn - b_min) / max(b_max - b_min, 1) - 1.0
+    relabelled[1] = goal_action(achieved_mean_qbn, b_min, b_max)
     return relabelled
 
 
@@ -294,9 +294,12 @@ class HierarchicalDDPG:
         if observation[_LAYER_STEP] > 0.5:
             return action
         c = self.config
-        unit = 2.0 / max(self.b_max - self.b_min, 1)  # QBNs -> action units (the goal's linear map onto [-1, 1])
         return np.array([llc_env_action(action[0], observation[_GOAL], c.llc_action, c.llc_offset_range,
-                                        unit * self._prior_offset(observation)), 0.0], dtype=np.float32)
+                                        self._prior_shift(observation)), 0.0], dtype=np.float32)
+
+    def _prior_shift(self, observation: np.ndarray) -> float:
+        """``_prior_offset`` in action units (QBNs through the goal's linear map onto [-1, 1])."""
+        return 2.0 / max(self.b_max - self.b_min, 1) * self._prior_offset(observation)
 
     def _prior_offset(self, observation: np.ndarray) -> float:
         """The water-filling offset (QBNs) of the kernel a kernel-step observation is about
@@ -324,10 +327,9 @@ class HierarchicalDDPG:
         if observation[_LAYER_STEP] > 0.5:
             return np.array([qbn_action(config["activation_qbn"][layer], self.b_min, self.b_max),
                              goal_action(float(np.mean(kernel_qbns)), self.b_min, self.b_max)], dtype=np.float32)
-        unit = 2.0 / max(self.b_max - self.b_min, 1)  # as in _env_action
         c = self.config
         return np.array([llc_action_for(kernel_qbns[kernel], float(observation[_GOAL]), c.llc_action,
-                                        c.llc_offset_range, unit * self._prior_offset(observation),
+                                        c.llc_offset_range, self._prior_shift(observation),
                                         self.b_min, self.b_max)], dtype=np.float32)
 
     def _exploration_action(self, observation: np.ndarray, warmup: bool) -> np.ndarray:
