@@ -247,6 +247,19 @@ def test_only_episodes_within_tolerance_are_imitated_and_the_actor_moves_towards
     assert after < 0.5 * before
 
 
+def test_annealed_imitation_alpha_follows_the_noise_and_is_logged(small_env) -> None:
+    options = {"seed": 0, "warmup_episodes": 1, "noise_sigma": 0.2, "noise_decay": 0.5, "imitation_alpha": 0.1,
+               "elite_episodes": 2, **{k: v for k, v in SMALL.items() if k != "warmup_episodes"}}
+    annealed = HierarchicalDDPG(small_env, imitation_anneal=True, **options).learn(total_episodes=4)
+    constant = HierarchicalDDPG(small_env, imitation_anneal=False, **options).learn(total_episodes=4)
+    # episodes 1 (warm-up) and 2 play sigma 0.2; each later one half the one before
+    assert [row["imitation_alpha"] for row in annealed.episode_log] == pytest.approx([0.1, 0.1, 0.05, 0.025])
+    assert [row["imitation_alpha"] for row in constant.episode_log] == [0.1] * 4
+    assert annealed.imitation_alpha_now() == pytest.approx(0.1 * annealed.hlc.noise.sigma / 0.2)
+    with pytest.raises(ValueError, match="imitation_anneal"):
+        HierarchicalDDPG(small_env, imitation_anneal="yes")
+
+
 @pytest.mark.parametrize("llc_action", ["prior", "absolute"])
 def test_sensitivity_warmup_plays_the_greedy_path_through_the_controllers_actions(small_env, llc_action) -> None:
     """Each warm-up episode plays one of the greedy search's proposals for that many evaluations, QBN for
