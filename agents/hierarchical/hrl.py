@@ -79,6 +79,8 @@ class HRLConfig:
     imitation_alpha: float  # TD3+BC's alpha: weight of the critic's term against the imitation term
     imitation_anneal: bool  # alpha follows the HLC's noise (x sigma / initial sigma): once exploration is
     # spent the actors fit their elites alone instead of following the critic's gradient past them
+    actor_lr_anneal: bool  # both actors' learning rates follow the HLC's noise the same way, so that the
+    # policy converges (Adam's steps do not shrink with the gradient: at a constant rate the actors keep moving)
 
     @classmethod
     def from_yaml(cls, path: str | Path | None = None, **overrides: Any) -> HRLConfig:
@@ -108,6 +110,7 @@ class HRLConfig:
             "subtract_baseline": isinstance(self.subtract_baseline, bool),
             "elite_episodes": self.elite_episodes >= 0, "imitation_alpha": self.imitation_alpha > 0,
             "imitation_anneal": isinstance(self.imitation_anneal, bool),
+            "actor_lr_anneal": isinstance(self.actor_lr_anneal, bool),
             "llc_action": self.llc_action in LLC_ACTIONS, "llc_noise": self.llc_noise in LLC_NOISES,
             "warmup_actions": self.warmup_actions in WARMUP_ACTIONS,
             "hlc_critic": self.hlc_critic in HLC_CRITICS and (
@@ -475,11 +478,12 @@ class HierarchicalDDPG:
                 self.elites[index].offer(final_objective, features, actions)
         self.num_episodes += 1
         losses = {}
-        alpha = self.imitation_alpha_now()
+        alpha, lr_scale = self.annealed()
         if not warmup:
             for index, (name, controller, steps) in enumerate((("hlc", self.hlc, c.hlc_gradient_steps),
                                                                ("llc", self.llc, c.llc_gradient_steps))):
                 imitation = None if self.elites is None else self.elites[index].transitions()
+                controller.scale_actor_lr(lr_scale)
                 if index == 0 and self._hlc_episodes is not None:
                     trained = controller.train_additive(self._hlc_episodes, steps, c.batch_size, imitation, alpha)
                 else:
@@ -489,7 +493,7 @@ class HierarchicalDDPG:
             self.llc.noise.reset()
         row = episode_row(self.num_episodes, info, time.perf_counter() - started)
         row.update({"warmup": warmup, "noise_sigma": float(self.hlc.noise.sigma), "imitation_alpha": alpha,
-                    "baseline": baseline, **losses})
+                    "actor_lr_scale": lr_scale, "baseline": baseline, **losses})
         self.episode_log.append(row)
         self._best.update(info, self.num_episodes)
         for key, value in row.items():
@@ -498,13 +502,14 @@ class HierarchicalDDPG:
             self.logger.dump(step=self.num_timesteps)
         self._episode = EpisodeState()
 
-    def imitation_alpha_now(self) -> float:
-        """TD3+BC's alpha for the coming updates: ``imitation_alpha``, times the HLC's noise sigma over its
-        initial sigma with ``imitation_anneal`` (so it decays with the exploration; no noise: unchanged)."""
+    def annealed(self) -> tuple[float, float]:
+        """TD3+BC's alpha and the actors' learning-rate factor for the coming updates: ``imitation_alpha`` and
+        1, each times the HLC's noise sigma over its initial sigma where ``imitation_anneal`` and
+        ``actor_lr_anneal`` ask (so they decay with the exploration; a run without noise keeps both)."""
         c, noise = self.config, self.hlc.noise
-        if not c.imitation_anneal or noise.initial_sigma == 0:
-            return c.imitation_alpha
-        return c.imitation_alpha * noise.sigma / noise.initial_sigma
+        ratio = 1.0 if noise.initial_sigma == 0 else noise.sigma / noise.initial_sigma
+        return (c.imitation_alpha * (ratio if c.imitation_anneal else 1.0),
+                ratio if c.actor_lr_anneal else 1.0)
 
     # -- persistence --------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -577,6 +582,7 @@ class HierarchicalDDPG:
 # transition): the values a file or a run record without them stands for.
 CONFIG_BEFORE_OPTIONS = {"credit_assignment": "shaped", "moving_alpha": 0.5, "reward_clip": None,
                          "subtract_baseline": True, "reward_transform": "none", "elite_episodes": 0,
-                         "imitation_alpha": 2.5, "imitation_anneal": False, "warmup_actions": "uniform", "hlc_critic": "transition",
+                         "imitation_alpha": 2.5, "imitation_anneal": False,
+                         "actor_lr_anneal": False, "warmup_actions": "uniform", "hlc_critic": "transition",
                          "llc_action": "absolute", "llc_offset_range": 1.0, "llc_noise": "kernel",
                          "llc_noise_scale": 1.0}

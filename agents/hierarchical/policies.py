@@ -66,8 +66,8 @@ class Controller:
                                 net_arch=list(net_arch), n_critics=1,
                                 optimizer_kwargs={"fused": self.device.type in _FUSED_ADAM_DEVICES}).to(self.device)
         _check_flatten(self.policy)
-        for group in self.policy.actor.optimizer.param_groups:
-            group["lr"] = actor_lr
+        self.actor_lr = actor_lr
+        self.scale_actor_lr(1.0)
         self.replay_buffer = ReplayBuffer(buffer_size, self.observation_space, self.action_space, device=self.device,
                                           handle_timeout_termination=False)
         self.noise = DecayingTruncatedNormalNoise(np.zeros(action_dim), sigma=noise_sigma, decay=noise_decay,
@@ -76,6 +76,11 @@ class Controller:
         self._input = th.zeros((1, len(features)), dtype=th.float32, device=self.device)  # ``act``'s input
         self._input_array = self._input.numpy() if self.device.type == "cpu" else np.zeros((1, len(features)),
                                                                                            np.float32)
+
+    def scale_actor_lr(self, factor: float) -> None:
+        """Set the actor optimizer's learning rate to ``actor_lr x factor`` (a schedule; the critic's stays)."""
+        for group in self.policy.actor.optimizer.param_groups:
+            group["lr"] = self.actor_lr * factor
 
     def select(self, observation: np.ndarray) -> np.ndarray:
         """This controller's features of one or more env observations."""

@@ -247,17 +247,25 @@ def test_only_episodes_within_tolerance_are_imitated_and_the_actor_moves_towards
     assert after < 0.5 * before
 
 
-def test_annealed_imitation_alpha_follows_the_noise_and_is_logged(small_env) -> None:
+def test_annealed_imitation_alpha_and_actor_rates_follow_the_noise_and_are_logged(small_env) -> None:
     options = {"seed": 0, "warmup_episodes": 1, "noise_sigma": 0.2, "noise_decay": 0.5, "imitation_alpha": 0.1,
                "elite_episodes": 2, **{k: v for k, v in SMALL.items() if k != "warmup_episodes"}}
-    annealed = HierarchicalDDPG(small_env, imitation_anneal=True, **options).learn(total_episodes=4)
-    constant = HierarchicalDDPG(small_env, imitation_anneal=False, **options).learn(total_episodes=4)
+    annealed = HierarchicalDDPG(small_env, imitation_anneal=True, actor_lr_anneal=True, **options)
+    annealed.learn(total_episodes=4)
+    constant = HierarchicalDDPG(small_env, imitation_anneal=False, actor_lr_anneal=False, **options)
+    constant.learn(total_episodes=4)
     # episodes 1 (warm-up) and 2 play sigma 0.2; each later one half the one before
     assert [row["imitation_alpha"] for row in annealed.episode_log] == pytest.approx([0.1, 0.1, 0.05, 0.025])
-    assert [row["imitation_alpha"] for row in constant.episode_log] == [0.1] * 4
-    assert annealed.imitation_alpha_now() == pytest.approx(0.1 * annealed.hlc.noise.sigma / 0.2)
-    with pytest.raises(ValueError, match="imitation_anneal"):
-        HierarchicalDDPG(small_env, imitation_anneal="yes")
+    assert [row["actor_lr_scale"] for row in annealed.episode_log] == pytest.approx([1, 1, 0.5, 0.25])
+    assert [(row["imitation_alpha"], row["actor_lr_scale"]) for row in constant.episode_log] == [(0.1, 1.0)] * 4
+    ratio = annealed.hlc.noise.sigma / 0.2
+    assert annealed.annealed() == pytest.approx((0.1 * ratio, ratio))
+    for controller in (annealed.hlc, annealed.llc):  # the last update ran at a quarter of the rate
+        assert controller.policy.actor.optimizer.param_groups[0]["lr"] == pytest.approx(0.25 * controller.actor_lr)
+        assert controller.policy.critic.optimizer.param_groups[0]["lr"] == annealed.config.critic_lr
+    for option in ("imitation_anneal", "actor_lr_anneal"):
+        with pytest.raises(ValueError, match=option):
+            HierarchicalDDPG(small_env, **{option: "yes"})
 
 
 @pytest.mark.parametrize("llc_action", ["prior", "absolute"])
