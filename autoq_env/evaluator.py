@@ -235,6 +235,7 @@ class QuantizedEvaluator:
         self._compiled_shape: tuple[int, ...] | None = None
         self.compile_time_s: float | None = None
         self.hook_images = 0  # quantized images evaluated on the hook path (the compile policy's count)
+        self.use_fused = True  # False: every quantized forward on the hook path (the reference), e.g. to time both
         policy = os.environ.get("AUTOQ_COMPILE", "auto")
         self.compile_after_images = {"0": None, "1": 0}.get(policy, COMPILE_AFTER_IMAGES)
 
@@ -397,7 +398,7 @@ class QuantizedEvaluator:
 
     def _forward(self, images: torch.Tensor) -> torch.Tensor:
         """Logits of the model as configured: the compiled fused graph where it applies, else the hooks."""
-        if self.quantized and self._fused_applies():
+        if self.quantized and self.use_fused and self._fused_applies():
             if self._compiled is None and self.compile_after_images is not None \
                     and self.hook_images >= self.compile_after_images:
                 self.compile_fused(images)

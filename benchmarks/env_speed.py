@@ -8,7 +8,9 @@ images it needs) and everything else (the 816 steps: observations, rewards, book
 model). Then, on the whole search split, it times the float model's forward (the baseline, measured
 in the same run on the same images), the quantized forward through the forward hooks (the reference
 path) and through the compiled fused graph (``QuantizedEvaluator.compile_fused``; its compile time is
-printed), for one random configuration, as the median of ``--repeats``. Also times one cost-model
+printed), for one random configuration: ``--repeats`` rounds of the three passes back to back, each
+ratio the median of the rounds' ratios (so that a change in the machine's speed between rounds, which
+a shared virtual machine shows, cancels). Also times one cost-model
 evaluation of a whole configuration. Ratios, not absolute seconds, are the result: they hold across
 machines (and across the load of a shared one).
 """
@@ -37,6 +39,19 @@ def _median_time(function, repeats: int) -> float:
         function()
         times.append(time.perf_counter() - started)
     return float(np.median(times))
+
+
+def _forward_round(evaluator, batches, activation, kernels, compiled: bool) -> tuple[float, float, float]:
+    """One timed pass of the float model, the hook path and the fused graph over ``batches``, back to back,
+    so that each ratio compares passes made under the same machine load."""
+    evaluator.apply(None, None)
+    float_s = _median_time(lambda: evaluator.accuracy(batches), 1)
+    evaluator.apply(activation, kernels)
+    evaluator.use_fused = False
+    hooks_s = _median_time(lambda: evaluator.accuracy(batches), 1)
+    evaluator.use_fused = True
+    fused_s = _median_time(lambda: evaluator.accuracy(batches), 1) if compiled else float("nan")
+    return float_s, hooks_s, fused_s
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -77,15 +92,17 @@ def main(argv: list[str] | None = None) -> None:
     config = core.uniform_config(4)
     config["kernel_qbn"] = [list(rng.integers(core.b_min, core.b_max + 1, len(k))) for k in config["kernel_qbn"]]
     activation, kernels = core.check_config(config)
-    evaluator.apply(None, None)
-    float_forward_s = _median_time(lambda: evaluator.accuracy(batches), args.repeats)
     evaluator.apply(activation, kernels)
-    hooks = evaluator.accuracy(batches)
-    hooks_s = _median_time(lambda: evaluator.accuracy(batches), args.repeats)
     compiled = evaluator.compile_fused(batches[0][0])
-    fused_s = _median_time(lambda: evaluator.accuracy(batches), args.repeats) if compiled else float("nan")
-    if compiled and evaluator.accuracy(batches) != hooks:
+    evaluator.use_fused = False
+    hooks_accuracy = evaluator.accuracy(batches)
+    evaluator.use_fused = True
+    if compiled and evaluator.accuracy(batches) != hooks_accuracy:
         raise RuntimeError("the compiled fused forward disagrees with the hook path")
+    rounds = [_forward_round(evaluator, batches, activation, kernels, compiled) for _ in range(args.repeats)]
+    float_forward_s, hooks_s, fused_s = (float(np.median(column)) for column in zip(*rounds))
+    hooks_ratio = float(np.median([hooks / base for base, hooks, _ in rounds]))
+    fused_ratio = float(np.median([fused / base for base, _, fused in rounds])) if compiled else float("nan")
     cost_s = _median_time(lambda: core.accelerator.network_cost(core.specs, config), 200)
 
     episode, evaluation = float(np.median(episode_s)), float(np.median(evaluation_s))
@@ -94,9 +111,9 @@ def main(argv: list[str] | None = None) -> None:
           f"({np.mean(images):.0f} images on average) + everything else {other:.3f} s")
     print(f"everything else / episode: {other / episode:.1%}")
     print(f"baseline, float forward on the whole search split: {float_forward_s:.3f} s")
-    print(f"quantized forward / float forward, forward hooks (reference path): {hooks_s / float_forward_s:.2f}x")
+    print(f"quantized forward / float forward, forward hooks (reference path): {hooks_ratio:.2f}x")
     if compiled:
-        print(f"quantized forward / float forward, compiled fused graph: {fused_s / float_forward_s:.2f}x "
+        print(f"quantized forward / float forward, compiled fused graph: {fused_ratio:.2f}x "
               f"(target <= 1.15x; compiled once in {evaluator.compile_time_s:.1f} s; same accuracy as the hooks)")
     else:
         print("compiled fused graph: not available here (torch.compile failed or the model is not traceable)")
@@ -108,8 +125,9 @@ def main(argv: list[str] | None = None) -> None:
         "git": git_state(), "machine": machine(), "episode_s": episode_s, "evaluation_s": evaluation_s,
         "images_used": images, "other_share": other / episode, "float_forward_s": float_forward_s,
         "hooks_forward_s": hooks_s, "fused_forward_s": fused_s if compiled else None,
-        "hooks_over_float": hooks_s / float_forward_s,
-        "fused_over_float": fused_s / float_forward_s if compiled else None,
+        "hooks_over_float": hooks_ratio, "fused_over_float": fused_ratio if compiled else None,
+        "rounds_s": [{"float": base, "hooks": hooks, "fused": fused if compiled else None}
+                     for base, hooks, fused in rounds],
         "compile_s": evaluator.compile_time_s, "cost_model_s": cost_s})
     print(f"wrote {args.out}")
 

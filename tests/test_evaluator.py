@@ -43,6 +43,16 @@ def test_compiled_fused_forward_gives_the_same_logits_on_every_search_image(smal
         assert all(torch.equal(h, c) for h, c in zip(hooks, compiled))
         assert core.problem.accuracy(activation, kernels) == 100.0 * sum(
             int((h.argmax(1) == labels).sum()) for h, (_, labels) in zip(hooks, batches)) / 200
+    # use_fused=False: the hook path, though a compiled graph is there (benchmarks.env_speed times both)
+    seen = evaluator.hook_images
+    evaluator.use_fused = False
+    try:
+        assert all(torch.equal(h, evaluator._forward(images)) for h, (images, _) in zip(hooks, batches))
+    finally:
+        evaluator.use_fused = True
+    assert evaluator.hook_images == seen + 200
+    evaluator._forward(batches[0][0])
+    assert evaluator.hook_images == seen + 200  # the compiled graph again
 
 
 def test_fused_graph_runs_no_forward_hooks(small_env) -> None:
