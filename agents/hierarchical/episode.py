@@ -53,6 +53,8 @@ class EpisodeState:
     tracked_qbns: list = field(default_factory=list)  # the layer's QBNs minus their prior offsets (the intrinsic
     # reward's running mean: with ``llc_action="prior"`` following the prior allocation is on the goal)
     hlc: Rows = field(default_factory=Rows)
+    hlc_played: list = field(default_factory=list)  # the HLC's actions as played, goals not relabelled: the goals
+    # the LLC saw, so what self-imitation fits (imitating relabelled goals would shift every kernel's QBN)
     llc: Rows = field(default_factory=Rows)
     intrinsic: list = field(default_factory=list)  # the LLC's intrinsic reward per kernel step
 

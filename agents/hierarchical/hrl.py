@@ -445,6 +445,7 @@ class HierarchicalDDPG:
                     if self.config.hindsight_relabel else episode.hlc_action
                 episode.hlc.add(episode.hlc_features, self.hlc.select(next_observation), stored, episode.layer_reward,
                                 done)
+                episode.hlc_played.append(episode.hlc_action)
                 episode.layer_reward = 0.0
         if done:
             info["terminal_observation"] = next_observation
@@ -475,7 +476,8 @@ class HierarchicalDDPG:
             else:
                 controller.store_many(features, np.stack(rows.next_features), actions, rewards, dones)
             if self.elites is not None and info["accuracy_drop"] <= self._tolerance_pts:  # only what worked
-                self.elites[index].offer(final_objective, features, actions)
+                played = np.stack(self._episode.hlc_played) if index == 0 else actions
+                self.elites[index].offer(final_objective, features, played)
         self.num_episodes += 1
         losses = {}
         alpha, lr_scale = self.annealed()

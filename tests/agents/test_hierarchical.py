@@ -247,6 +247,27 @@ def test_only_episodes_within_tolerance_are_imitated_and_the_actor_moves_towards
     assert after < 0.5 * before
 
 
+def test_the_hlc_imitates_the_goals_it_played_not_the_relabelled_ones(small_env) -> None:
+    """Self-imitation must replay what the LLC saw: the relabelled goals are for the critic's buffer only."""
+    played = []
+
+    def keep_hlc_actions(local_vars: dict, _: dict) -> bool:
+        if local_vars["layer_step"]:
+            played.append(local_vars["own_action"].copy())
+        return True
+
+    agent = HierarchicalDDPG(small_env, seed=3, elite_episodes=1, hindsight_relabel=True, warmup_actions="uniform",
+                             **SMALL)
+    agent._tolerance_pts = float("inf")  # a uniform warm-up episode misses the tolerance: admit it anyway
+    agent.learn(total_episodes=1, callback=keep_hlc_actions)
+    layers = small_env.unwrapped.num_layers
+    _, features, actions = agent.elites[0].episodes[0]
+    np.testing.assert_array_equal(actions, np.stack(played[:layers]))
+    relabelled = agent.hlc.replay_buffer.actions[:layers, 0]
+    np.testing.assert_array_equal(relabelled[:, 0], actions[:, 0])  # activation QBNs: as played
+    assert not np.allclose(relabelled[:, 1], actions[:, 1])  # goals: relabelled in the buffer, not in the elite
+
+
 def test_annealed_imitation_alpha_and_actor_rates_follow_the_noise_and_are_logged(small_env) -> None:
     options = {"seed": 0, "warmup_episodes": 1, "noise_sigma": 0.2, "noise_decay": 0.5, "imitation_alpha": 0.1,
                "elite_episodes": 2, **{k: v for k, v in SMALL.items() if k != "warmup_episodes"}}
