@@ -53,8 +53,11 @@ class EpisodeState:
     tracked_qbns: list = field(default_factory=list)  # the layer's QBNs minus their prior offsets (the intrinsic
     # reward's running mean: with ``llc_action="prior"`` following the prior allocation is on the goal)
     hlc: Rows = field(default_factory=Rows)
-    hlc_played: list = field(default_factory=list)  # the HLC's actions as played, goals not relabelled: the goals
-    # the LLC saw, so what self-imitation fits (imitating relabelled goals would shift every kernel's QBN)
+    # What self-imitation fits (agents.hierarchical.elite): each step's action moved to the centre of the bin of
+    # the QBN it played, so that an actor fitted to it plays the same configuration with half a bin of margin; the
+    # HLC's goals as played, not relabelled (the LLC saw those; imitating relabelled ones shifts every kernel)
+    hlc_imitated: list = field(default_factory=list)
+    llc_imitated: list = field(default_factory=list)
     llc: Rows = field(default_factory=Rows)
     intrinsic: list = field(default_factory=list)  # the LLC's intrinsic reward per kernel step
 

@@ -331,12 +331,19 @@ class HierarchicalDDPG:
         layer, kernel = self._position(observation, [len(qbns) for qbns in config["kernel_qbn"]])
         kernel_qbns = config["kernel_qbn"][layer]
         if observation[_LAYER_STEP] > 0.5:
-            return np.array([qbn_action(config["activation_qbn"][layer], self.b_min, self.b_max),
-                             goal_action(float(np.mean(kernel_qbns)), self.b_min, self.b_max)], dtype=np.float32)
+            return self._action_playing(observation, config["activation_qbn"][layer],
+                                        goal_action(float(np.mean(kernel_qbns)), self.b_min, self.b_max))
+        return self._action_playing(observation, kernel_qbns[kernel])
+
+    def _action_playing(self, observation: np.ndarray, qbn: int, goal: float = 0.0) -> np.ndarray:
+        """The action at the centre of ``qbn``'s bin: on a layer step ``qbn`` is the activation QBN and
+        ``goal`` the goal coordinate, on a kernel step the kernel's QBN from the observation's goal through
+        the LLC's mapping (clipped to its reach)."""
+        if observation[_LAYER_STEP] > 0.5:
+            return np.array([qbn_action(qbn, self.b_min, self.b_max), goal], dtype=np.float32)
         c = self.config
-        return np.array([llc_action_for(kernel_qbns[kernel], float(observation[_GOAL]), c.llc_action,
-                                        c.llc_offset_range, self._prior_shift(observation),
-                                        self.b_min, self.b_max)], dtype=np.float32)
+        return np.array([llc_action_for(qbn, float(observation[_GOAL]), c.llc_action, c.llc_offset_range,
+                                        self._prior_shift(observation), self.b_min, self.b_max)], dtype=np.float32)
 
     def _exploration_action(self, observation: np.ndarray, warmup: bool) -> np.ndarray:
         """The acting controller's action while learning: actor plus noise, or uniform in a
@@ -429,10 +436,12 @@ class HierarchicalDDPG:
         episode.layer_reward += reward
         if layer_step:
             episode.hlc_features, episode.hlc_action = self.hlc.select(observation), own_action.copy()
+            episode.hlc_imitated.append(self._action_playing(observation, info["qbn"], float(own_action[1])))
             episode.goal_qbn, episode.layer_qbns, episode.tracked_qbns = info["goal"], [], []
             episode.layer_noise = None
         else:
             episode.layer_qbns.append(info["qbn"])
+            episode.llc_imitated.append(self._action_playing(observation, info["qbn"]))
             episode.tracked_qbns.append(info["qbn"] - self._prior_offset(observation))
             layer_mean = float(np.mean(episode.layer_qbns))
             layer_done = done or next_observation[_LAYER_STEP] > 0.5
@@ -445,7 +454,6 @@ class HierarchicalDDPG:
                     if self.config.hindsight_relabel else episode.hlc_action
                 episode.hlc.add(episode.hlc_features, self.hlc.select(next_observation), stored, episode.layer_reward,
                                 done)
-                episode.hlc_played.append(episode.hlc_action)
                 episode.layer_reward = 0.0
         if done:
             info["terminal_observation"] = next_observation
@@ -476,8 +484,8 @@ class HierarchicalDDPG:
             else:
                 controller.store_many(features, np.stack(rows.next_features), actions, rewards, dones)
             if self.elites is not None and info["accuracy_drop"] <= self._tolerance_pts:  # only what worked
-                played = np.stack(self._episode.hlc_played) if index == 0 else actions
-                self.elites[index].offer(final_objective, features, played)
+                imitated = self._episode.hlc_imitated if index == 0 else self._episode.llc_imitated
+                self.elites[index].offer(final_objective, features, np.stack(imitated))
         self.num_episodes += 1
         losses = {}
         alpha, lr_scale = self.annealed()

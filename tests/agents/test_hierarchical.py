@@ -247,25 +247,33 @@ def test_only_episodes_within_tolerance_are_imitated_and_the_actor_moves_towards
     assert after < 0.5 * before
 
 
-def test_the_hlc_imitates_the_goals_it_played_not_the_relabelled_ones(small_env) -> None:
-    """Self-imitation must replay what the LLC saw: the relabelled goals are for the critic's buffer only."""
+def test_elites_hold_the_played_configuration_at_bin_centres_and_the_goals_as_played(small_env) -> None:
+    """Self-imitation replays what the LLC saw (the relabelled goals are for the critic's buffer only), each
+    action moved to the centre of the bin of the QBN it played, so that the configuration is reproduced."""
     played = []
 
-    def keep_hlc_actions(local_vars: dict, _: dict) -> bool:
-        if local_vars["layer_step"]:
-            played.append(local_vars["own_action"].copy())
+    def keep_actions(local_vars: dict, _: dict) -> bool:
+        played.append((local_vars["observation"].copy(), local_vars["own_action"].copy(), local_vars["info"]["qbn"]))
         return True
 
     agent = HierarchicalDDPG(small_env, seed=3, elite_episodes=1, hindsight_relabel=True, warmup_actions="uniform",
-                             **SMALL)
+                             llc_action="prior", **SMALL)
     agent._tolerance_pts = float("inf")  # a uniform warm-up episode misses the tolerance: admit it anyway
-    agent.learn(total_episodes=1, callback=keep_hlc_actions)
-    layers = small_env.unwrapped.num_layers
-    _, features, actions = agent.elites[0].episodes[0]
-    np.testing.assert_array_equal(actions, np.stack(played[:layers]))
-    relabelled = agent.hlc.replay_buffer.actions[:layers, 0]
-    np.testing.assert_array_equal(relabelled[:, 0], actions[:, 0])  # activation QBNs: as played
-    assert not np.allclose(relabelled[:, 1], actions[:, 1])  # goals: relabelled in the buffer, not in the elite
+    agent.learn(total_episodes=1, callback=keep_actions)
+    core = small_env.unwrapped
+    layer_steps = [(obs, action, qbn) for obs, action, qbn in played if obs[FEATURE_INDEX["is_layer_step"]] > 0.5]
+    kernel_steps = [(obs, action, qbn) for obs, action, qbn in played if obs[FEATURE_INDEX["is_layer_step"]] <= 0.5]
+    hlc_actions, llc_actions = (elite.episodes[0][2] for elite in agent.elites)
+    np.testing.assert_allclose(hlc_actions[:, 0], [qbn_action(q, core.b_min, core.b_max) for _, _, q in layer_steps],
+                               atol=1e-6)
+    np.testing.assert_array_equal(hlc_actions[:, 1], [action[1] for _, action, _ in layer_steps])
+    relabelled = agent.hlc.replay_buffer.actions[:core.num_layers, 0, 1]
+    assert not np.allclose(relabelled, hlc_actions[:, 1])  # the buffer's goals are relabelled, the elite's not
+    assert not np.allclose(llc_actions[:, 0], [action[0] for _, action, _ in kernel_steps])  # moved to centres
+    for (obs, _, qbn), action in zip(kernel_steps, llc_actions[:, 0], strict=True):
+        env_action = llc_env_action(float(action), float(obs[FEATURE_INDEX["goal"]]), "prior",
+                                    agent.config.llc_offset_range, agent._prior_shift(obs))
+        assert core.action_to_qbn(env_action) == qbn
 
 
 def test_annealed_imitation_alpha_and_actor_rates_follow_the_noise_and_are_logged(small_env) -> None:
