@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+
+import autoq_env  # noqa: F401  (registers the envs)
+from tests.conftest import SMALL_SEARCH_SAMPLES
 
 
 def _configs(core) -> list[tuple[list[int], list[np.ndarray]]]:
@@ -30,29 +34,35 @@ def test_fused_graph_matches_the_hooks_exactly(small_env) -> None:
         assert all(torch.equal(h, f) for h, f in zip(hooks, fused))
 
 
-def test_compiled_fused_forward_gives_the_same_logits_on_every_search_image(small_env) -> None:
-    core = small_env.unwrapped
+def test_compiled_fused_forward_gives_the_same_logits_on_every_search_image() -> None:
+    # a search problem of its own (problems are cached per process by their settings): the session's compiles by
+    # itself once its tests pass COMPILE_AFTER_IMAGES, for whatever batch shape comes then, and a batch of another
+    # shape takes the hooks, so nothing would be compared
+    core = gym.make("AutoQ-ResNet-v0", search_samples=SMALL_SEARCH_SAMPLES // 2).unwrapped
     evaluator = core.problem.evaluator
     batches = core.problem.search_batches
     if not evaluator.compile_fused(batches[0][0]):
         pytest.skip("torch.compile is not available here")
+    assert all(tuple(images.shape) == tuple(batches[0][0].shape) for images, _ in batches)
+    images_total = sum(len(labels) for _, labels in batches)
+    seen = evaluator.hook_images
     for activation, kernels in _configs(core):
         evaluator.apply(activation, kernels)
         hooks = _logits(evaluator, evaluator.model, batches)
         compiled = [evaluator._forward(images) for images, _ in batches]
         assert all(torch.equal(h, c) for h, c in zip(hooks, compiled))
         assert core.problem.accuracy(activation, kernels) == 100.0 * sum(
-            int((h.argmax(1) == labels).sum()) for h, (_, labels) in zip(hooks, batches)) / 200
+            int((h.argmax(1) == labels).sum()) for h, (_, labels) in zip(hooks, batches)) / images_total
+    assert evaluator.hook_images == seen  # every quantized forward above ran the compiled graph
     # use_fused=False: the hook path, though a compiled graph is there (benchmarks.env_speed times both)
-    seen = evaluator.hook_images
     evaluator.use_fused = False
     try:
         assert all(torch.equal(h, evaluator._forward(images)) for h, (images, _) in zip(hooks, batches))
     finally:
         evaluator.use_fused = True
-    assert evaluator.hook_images == seen + 200
+    assert evaluator.hook_images == seen + images_total
     evaluator._forward(batches[0][0])
-    assert evaluator.hook_images == seen + 200  # the compiled graph again
+    assert evaluator.hook_images == seen + images_total  # the compiled graph again
 
 
 def test_fused_graph_runs_no_forward_hooks(small_env) -> None:
