@@ -436,12 +436,14 @@ class HierarchicalDDPG:
         episode.layer_reward += reward
         if layer_step:
             episode.hlc_features, episode.hlc_action = self.hlc.select(observation), own_action.copy()
-            episode.hlc_imitated.append(self._action_playing(observation, info["qbn"], float(own_action[1])))
+            if self.elites is not None:  # only self-imitation reads them
+                episode.hlc_imitated.append(self._action_playing(observation, info["qbn"], float(own_action[1])))
             episode.goal_qbn, episode.layer_qbns, episode.tracked_qbns = info["goal"], [], []
             episode.layer_noise = None
         else:
             episode.layer_qbns.append(info["qbn"])
-            episode.llc_imitated.append(self._action_playing(observation, info["qbn"]))
+            if self.elites is not None:
+                episode.llc_imitated.append(self._action_playing(observation, info["qbn"]))
             episode.tracked_qbns.append(info["qbn"] - self._prior_offset(observation))
             layer_mean = float(np.mean(episode.layer_qbns))
             layer_done = done or next_observation[_LAYER_STEP] > 0.5
