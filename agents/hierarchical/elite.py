@@ -8,9 +8,9 @@ self-imitation of the agent's own best episodes (Oh et al., 2018, "Self-Imitatio
 critic's gradient alone moves a deterministic actor towards wherever the averaged, noisy episodes
 looked safest (on AutoQ: back towards 8 bits, away from the accuracy cliff the best configurations sit
 next to); the imitation term keeps the actor near what worked while the critic refines it. Only
-episodes within the accuracy tolerance are offered (the agent's choice): before the first of them
-there is nothing worth imitating (the best random warm-up episodes are still hopeless), and the
-actors learn from the critic alone.
+episodes within the accuracy tolerance, less the agent's ``elite_margin_pts``, are offered (the agent's
+choice): before the first of them there is nothing worth imitating (the best random warm-up episodes
+are still hopeless), and the actors learn from the critic alone.
 """
 
 from __future__ import annotations

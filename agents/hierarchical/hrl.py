@@ -76,6 +76,8 @@ class HRLConfig:
     hlc_gradient_steps: int  # per episode, after warm-up
     llc_gradient_steps: int
     elite_episodes: int  # self-imitation of the best this many episodes (agents.hierarchical.elite); 0: off
+    elite_margin_pts: float  # an episode may enter the elite only with a search-split accuracy drop of at most
+    # the env's tolerance minus this many points: room for the regression to the mean of the elite's noisy drop
     imitation_alpha: float  # TD3+BC's alpha: weight of the critic's term against the imitation term
     imitation_anneal: bool  # alpha follows the HLC's noise (x sigma / initial sigma): once exploration is
     # spent the actors fit their elites alone instead of following the critic's gradient past them
@@ -108,7 +110,8 @@ class HRLConfig:
             "reward_clip": self.reward_clip is None or self.reward_clip > 0,
             "reward_transform": self.reward_transform in REWARD_TRANSFORMS,
             "subtract_baseline": isinstance(self.subtract_baseline, bool),
-            "elite_episodes": self.elite_episodes >= 0, "imitation_alpha": self.imitation_alpha > 0,
+            "elite_episodes": self.elite_episodes >= 0, "elite_margin_pts": self.elite_margin_pts >= 0,
+            "imitation_alpha": self.imitation_alpha > 0,
             "imitation_anneal": isinstance(self.imitation_anneal, bool),
             "actor_lr_anneal": isinstance(self.actor_lr_anneal, bool),
             "llc_action": self.llc_action in LLC_ACTIONS, "llc_noise": self.llc_noise in LLC_NOISES,
@@ -125,7 +128,7 @@ class HRLConfig:
                              f"llc_action in {LLC_ACTIONS}, llc_noise in {LLC_NOISES}, llc_offset_range in (0, 2], "
                              f"warmup_actions in {WARMUP_ACTIONS}, hlc_critic in {HLC_CRITICS} "
                              "('additive' with credit_assignment 'broadcast'), "
-                             "reward_clip > 0 or null, "
+                             "reward_clip > 0 or null, elite_margin_pts >= 0, "
                              "positive learning rates, sizes and steps")
 
 
@@ -205,7 +208,7 @@ class HierarchicalDDPG:
         self._prior_offsets: list[np.ndarray] | None = None  # llc_action="prior": per layer, QBNs
         self._hlc_episodes: EpisodeReturns | None = None  # hlc_critic="additive": made when the env is known
         self._warmup_plan: list[dict] | None = None  # warmup_actions="sensitivity": made when first needed
-        self._tolerance_pts = 0.0
+        self._elite_max_drop_pts = 0.0  # search-split drop an episode may have to enter the elite (set_env)
         if env is not None:
             self.set_env(env)
         if seed is not None:
@@ -254,7 +257,11 @@ class HierarchicalDDPG:
             check_signature(self.env_signature, signature)
         self.env, self.env_signature = vec_env, signature
         self.b_min, self.b_max = core.b_min, core.b_max
-        self._tolerance_pts = core.reward_weights.tolerance_pts  # episodes within it may enter the elite
+        self._elite_max_drop_pts = core.reward_weights.tolerance_pts - self.config.elite_margin_pts
+        if self.config.elite_episodes and self._elite_max_drop_pts < 0:
+            raise ValueError(f"elite_margin_pts={self.config.elite_margin_pts:g} leaves no accuracy drop that may "
+                             f"enter the elite: the env's tolerance is {core.reward_weights.tolerance_pts:g} points; "
+                             "use a margin of at most the tolerance, or elite_episodes=0")
         self._prior_offsets = None
         self._warmup_plan = None
         if self.config.hlc_critic == "additive":
@@ -485,7 +492,7 @@ class HierarchicalDDPG:
                 self._hlc_episodes.add(features, actions, float(rewards[0]))  # (its replay buffer stays unused)
             else:
                 controller.store_many(features, np.stack(rows.next_features), actions, rewards, dones)
-            if self.elites is not None and info["accuracy_drop"] <= self._tolerance_pts:  # only what worked
+            if self.elites is not None and info["accuracy_drop"] <= self._elite_max_drop_pts:  # what worked
                 imitated = self._episode.hlc_imitated if index == 0 else self._episode.llc_imitated
                 self.elites[index].offer(final_objective, features, np.stack(imitated))
         self.num_episodes += 1
@@ -594,7 +601,7 @@ class HierarchicalDDPG:
 # transition): the values a file or a run record without them stands for.
 CONFIG_BEFORE_OPTIONS = {"credit_assignment": "shaped", "moving_alpha": 0.5, "reward_clip": None,
                          "subtract_baseline": True, "reward_transform": "none", "elite_episodes": 0,
-                         "imitation_alpha": 2.5, "imitation_anneal": False,
+                         "elite_margin_pts": 0.0, "imitation_alpha": 2.5, "imitation_anneal": False,
                          "actor_lr_anneal": False, "warmup_actions": "uniform", "hlc_critic": "transition",
                          "llc_action": "absolute", "llc_offset_range": 1.0, "llc_noise": "kernel",
                          "llc_noise_scale": 1.0}

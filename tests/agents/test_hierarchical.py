@@ -247,6 +247,30 @@ def test_only_episodes_within_tolerance_are_imitated_and_the_actor_moves_towards
     assert after < 0.5 * before
 
 
+def test_the_elite_margin_keeps_episodes_that_close_to_the_tolerance_out(small_env) -> None:
+    tolerance, episodes = small_env.reward_weights.tolerance_pts, 6
+    settings = {**SMALL, "warmup_episodes": episodes, "elite_episodes": episodes}  # every admitted episode is kept
+
+    def admitted(margin: float) -> tuple[list[float], int]:
+        agent = HierarchicalDDPG(small_env, seed=0, elite_margin_pts=margin, **settings)
+        agent.learn(total_episodes=episodes)  # the sensitivity warm-up's configurations: the same for every margin
+        assert len(agent.elites[0].episodes) == len(agent.elites[1].episodes)
+        return [row["accuracy_drop"] for row in agent.episode_log], len(agent.elites[0].episodes)
+
+    drops, without_margin = admitted(0.0)
+    inside = sorted(drop for drop in drops if 0 < drop <= tolerance)
+    assert inside, f"the warm-up's drops {drops} give the margin nothing to keep out"
+    margin = tolerance - inside[0] + 0.01  # just keeps out the least-degraded episode with a positive drop
+    drops_with_margin, with_margin = admitted(margin)
+    assert drops_with_margin == drops
+    assert without_margin == sum(drop <= tolerance for drop in drops)
+    assert with_margin == sum(drop <= tolerance - margin for drop in drops) < without_margin
+    with pytest.raises(ValueError, match="leaves no accuracy drop that may enter the elite"):
+        HierarchicalDDPG(small_env, seed=0, elite_episodes=1, elite_margin_pts=tolerance + 0.1, **SMALL)
+    with pytest.raises(ValueError, match="elite_margin_pts=-0.1"):
+        HierarchicalDDPG(small_env, seed=0, elite_margin_pts=-0.1, **SMALL)
+
+
 def test_elites_hold_the_played_configuration_at_bin_centres_and_the_goals_as_played(small_env) -> None:
     """Self-imitation replays what the LLC saw (the relabelled goals are for the critic's buffer only), each
     action moved to the centre of the bin of the QBN it played, so that the configuration is reproduced."""
@@ -258,7 +282,7 @@ def test_elites_hold_the_played_configuration_at_bin_centres_and_the_goals_as_pl
 
     agent = HierarchicalDDPG(small_env, seed=3, elite_episodes=1, hindsight_relabel=True, warmup_actions="uniform",
                              llc_action="prior", **SMALL)
-    agent._tolerance_pts = float("inf")  # a uniform warm-up episode misses the tolerance: admit it anyway
+    agent._elite_max_drop_pts = float("inf")  # a uniform warm-up episode misses the tolerance: admit it anyway
     agent.learn(total_episodes=1, callback=keep_actions)
     core = small_env.unwrapped
     layer_steps = [(obs, action, qbn) for obs, action, qbn in played if obs[FEATURE_INDEX["is_layer_step"]] > 0.5]
