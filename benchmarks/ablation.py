@@ -127,6 +127,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "warmup-sensitivity-converge-margin-0.2": {"warmup_actions": "sensitivity", "imitation_alpha": 0.1,
                                                "noise_sigma": 0.1, "noise_min_sigma": 0.0, "imitation_anneal": True,
                                                "actor_lr_anneal": True, "elite_episodes": 1, "elite_margin_pts": 0.2},
+    # ... without annealing the actors' learning rates: in both variants above the last 20 episodes played a few
+    # kernels differently every episode at a noise of 0.0004 (same latency, mean weight QBN +-0.01), i.e. kernels
+    # left at bin boundaries by an actor frozen mid-fit (learning rate x 0.004 by episode 190); with one elite the
+    # imitation targets do not conflict, so the imitation alone may keep fitting at a constant rate
+    "warmup-sensitivity-converge-constant-lr": {"warmup_actions": "sensitivity", "imitation_alpha": 0.1,
+                                                "noise_sigma": 0.1, "noise_min_sigma": 0.0, "imitation_anneal": True,
+                                                "actor_lr_anneal": False, "elite_episodes": 1},
     **{f"zeta-{zeta:g}": {"zeta": zeta} for zeta in (0.25, 0.5, 0.75, 1.0)},
     "before-issue-13": {"credit_assignment": "shaped", "reward_clip": None, "noise_sigma": 0.5, "noise_decay": 0.99,
                         "subtract_baseline": True, "reward_transform": "none", "elite_episodes": 0,

@@ -81,8 +81,8 @@ class HRLConfig:
     imitation_alpha: float  # TD3+BC's alpha: weight of the critic's term against the imitation term
     imitation_anneal: bool  # alpha follows the HLC's noise (x sigma / initial sigma): once exploration is
     # spent the actors fit their elites alone instead of following the critic's gradient past them
-    actor_lr_anneal: bool  # both actors' learning rates follow the HLC's noise the same way, so that the
-    # policy converges (Adam's steps do not shrink with the gradient: at a constant rate the actors keep moving)
+    actor_lr_anneal: bool  # both actors' learning rates follow the HLC's noise the same way (Adam's steps do not
+    # shrink with the gradient); measured to freeze the actors before they fit their elite (hrl.yml: off)
 
     @classmethod
     def from_yaml(cls, path: str | Path | None = None, **overrides: Any) -> HRLConfig:
