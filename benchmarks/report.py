@@ -5,10 +5,11 @@
 Reads every ``DIR/<setting>/<method>/seed-<k>/`` written by ``python -m benchmarks.compare`` (only runs
 whose ``run.json`` says ``"finished"``; the others are counted and named) and writes, atomically:
 
-- ``DIR/report.md``: the paper comparison (``benchmarks.paper``: the AutoQ paper's claims next to what
-  was measured, per setting, with a verdict by fixed rules); per setting, a table of every method's
-  interquartile mean (IQM) over seeds with its 95% bootstrap confidence interval, and the headline ratios
-  of ``hrl`` to ``ddpg-layer`` and to ``ddpg-kernel``;
+- ``DIR/report.md``: the benchmark's progress (from ``benchmark.json``'s plan: per setting, how many of the
+  planned runs finished and which did not yet); the paper comparison (``benchmarks.paper``: the AutoQ
+  paper's claims next to what was measured, per setting, with a verdict by fixed rules); per setting, a
+  table of every method's interquartile mean (IQM) over seeds with its 95% bootstrap confidence interval,
+  and the headline ratios of ``hrl`` to ``ddpg-layer`` and to ``ddpg-kernel``;
 - ``DIR/figures/<setting>-learning-curves.png``: best reward so far against episode, median over seeds
   with the 25-75% band;
 - ``DIR/figures/<setting>-pareto.png``: test accuracy against latency and against energy (relative to
@@ -41,7 +42,7 @@ import numpy as np
 
 from autoq_env.atomic_io import read_json, write_text
 from benchmarks import paper
-from benchmarks.compare import QUICK_NOTICE, SEARCH_METHODS, SETTINGS, UNIFORM_BITS
+from benchmarks.compare import QUICK_NOTICE, SEARCH_METHODS, SETTINGS, UNIFORM_BITS, plan_runs
 from benchmarks.figures import save_png
 from benchmarks.runs import CONVERGENCE_FRACTION, Run, absent, cost_ratios, episodes_to_convergence, load_runs
 from benchmarks.stats import running_best, summarise
@@ -206,6 +207,39 @@ def _setting_description(runs: list[Run]) -> str:
             f"images, tolerance {runs[0].tolerance_pts} points")
 
 
+def _seed_ranges(seeds: list[int]) -> str:
+    """``[0, 1, 2, 4]`` as ``0-2, 4``."""
+    ranges: list[list[int]] = []
+    for seed in sorted(seeds):
+        if ranges and seed == ranges[-1][-1] + 1:
+            ranges[-1].append(seed)
+        else:
+            ranges.append([seed])
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in ranges)
+
+
+def progress_lines(benchmark: dict, runs: list[Run]) -> list[str]:
+    """Markdown rows: per setting of ``benchmark.json``'s plan (its latest invocation), the planned runs,
+    how many of them finished, and the seeds of each method not finished yet."""
+    planned = plan_runs(list(benchmark["settings"]), benchmark["methods"], benchmark["seeds"], benchmark["episodes"],
+                        benchmark["settings"], benchmark["profile"])
+    finished = {(run.setting, run.method, run.seed) for run in runs}
+    lines = ["| setting | planned runs | finished | not finished yet (method: seeds) |", "|---|---|---|---|"]
+    for setting in benchmark["settings"]:
+        of_setting = [run for run in planned if run.setting == setting]
+        missing: dict[str, list[int]] = {}
+        for run in of_setting:
+            if (setting, run.method, run.spec.seed) not in finished:
+                missing.setdefault(run.method, []).append(run.spec.seed)
+        left = "; ".join(f"{method}: {_seed_ranges(seeds)}" for method, seeds in missing.items()) or "none"
+        lines.append(f"| {setting} | {len(of_setting)} | {len(of_setting) - sum(map(len, missing.values()))} "
+                     f"| {left} |")
+    total_finished = sum(1 for run in planned if (run.setting, run.method, run.spec.seed) in finished)
+    lines += ["", f"{total_finished} of {len(planned)} planned runs finished. Runs not finished go on with "
+                  f"`{' '.join(['python', *benchmark['command'][1:]])}`."]
+    return lines
+
+
 def headline_line(runs: list[Run], baseline: str) -> str:
     """The headline ratio of ``HEADLINE_METHOD`` to ``baseline``, as one sentence."""
     name = f"Headline ratio {HEADLINE_METHOD} / {baseline}"
@@ -244,6 +278,8 @@ def write_report(out: Path) -> Path:
         lines += [f"Command: `{' '.join(benchmark['command'])}`; commit `{benchmark['git']['commit']}`"
                   f"{' with uncommitted changes' if benchmark['git']['uncommitted_changes'] else ''}; "
                   f"{benchmark['machine']['cpu_count']} CPUs, torch {benchmark['machine']['torch']}.", ""]
+    if {"settings", "methods"} <= benchmark.keys():  # a record of benchmarks.compare, which holds its plan
+        lines += ["## Progress", "", *progress_lines(benchmark, runs), ""]
     lines += ["## Definitions", "", DEFINITIONS, ""]
     settings = _ordered({run.setting for run in runs}, tuple(SETTINGS))
     lines += ["## Paper comparison", "", *([f"**{notice}**", ""] if notice else []),

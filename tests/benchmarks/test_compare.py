@@ -251,6 +251,23 @@ def test_quick_runs_say_so_above_every_table(synthetic_benchmark: Path) -> None:
     assert "commit `abc` with uncommitted changes" in markdown
 
 
+def test_progress_counts_the_planned_runs_finished_and_names_the_others(synthetic_benchmark: Path) -> None:
+    """The plan of benchmark.json: 3 uniform references, hrl and ddpg-layer at seeds 0-5, greedy at seed 0; the
+    synthetic tree finished hrl and ddpg-layer at seeds 0-4 (hrl's seed 5 is running), greedy and uniform 8-bit;
+    its ddpg-kernel runs are not in the plan and do not count."""
+    (synthetic_benchmark / "benchmark.json").write_text(json.dumps({
+        "profile": "full", "episodes": 200, "seeds": 6, "methods": ["hrl", "ddpg-layer", "greedy", "uniform"],
+        "settings": {"accuracy-temporal": compare.SETTINGS["accuracy-temporal"]},
+        "command": ["/venv/bin/python", "-m", "benchmarks.compare", "--jobs", "2"],
+        "git": {"commit": "abc", "uncommitted_changes": False}, "machine": {"cpu_count": 2, "torch": "2"}}))
+    markdown = report.write_report(synthetic_benchmark).read_text()
+    progress = markdown.split("## Progress\n", 1)[1].split("\n## ", 1)[0]
+    assert "| accuracy-temporal | 16 | 12 | uniform-6bit: 0; uniform-4bit: 0; hrl: 5; ddpg-layer: 5 |" in progress
+    assert "12 of 16 planned runs finished" in progress
+    assert "`python -m benchmarks.compare --jobs 2`" in progress
+    assert report._seed_ranges([4, 0, 1, 2, 7, 8]) == "0-2, 4, 7-8"
+
+
 def test_report_refuses_a_folder_without_runs(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="no finished run"):
         report.write_report(tmp_path)
@@ -346,6 +363,7 @@ def test_quick_compare_killed_resumes_then_reports_every_table_and_figure(tmp_pa
     assert paper_row(markdown, "accuracy-temporal", "latency vs")["verdict"] == "n/a (not run: ddpg-layer)"
     assert paper_row(markdown, "accuracy-temporal", "flat")["verdict"] == "n/a (not run: ddpg-kernel)"
     assert paper_row(markdown, "accuracy-temporal", "HRL learns")["measured"].endswith(", 2 seeds")
+    assert "| accuracy-temporal | 5 | 5 | none |" in markdown and "5 of 5 planned runs finished" in markdown
     assert_figures(out, ["accuracy-temporal"], ["accuracy-temporal"])
 
 
