@@ -10,8 +10,8 @@ whose ``run.json`` says ``"finished"``; the others are counted and named) and wr
   paper's claims next to what was measured, per setting, with a verdict by fixed rules); per setting, a
   table of every method's interquartile mean (IQM) over seeds with its 95% bootstrap confidence interval,
   and the headline ratios of ``hrl`` to ``ddpg-layer`` and to ``ddpg-kernel``;
-- ``DIR/figures/<setting>-learning-curves.png``: best reward so far against episode, median over seeds
-  with the 25-75% band;
+- ``DIR/figures/<setting>-learning-curves.png``: the best reward so far and each episode's reward (a
+  10-episode trailing mean: what the policy plays) against episode, median over seeds with the 25-75% band;
 - ``DIR/figures/<setting>-pareto.png``: test accuracy against latency and against energy (relative to
   the uniform 8-bit model) of every run's best configuration, with the uniform references;
 - ``DIR/figures/<setting>-hrl-qbn.png``: the best HRL configuration's kernel QBNs (layers x kernels)
@@ -45,7 +45,7 @@ from benchmarks import paper
 from benchmarks.compare import QUICK_NOTICE, SEARCH_METHODS, SETTINGS, UNIFORM_BITS, plan_runs
 from benchmarks.figures import save_png
 from benchmarks.runs import CONVERGENCE_FRACTION, Run, absent, cost_ratios, episodes_to_convergence, load_runs
-from benchmarks.stats import running_best, summarise
+from benchmarks.stats import running_best, summarise, trailing_mean
 
 HEADLINE_METHOD = paper.HRL  # kernel-wise HRL (AutoQ) against HAQ's layer-wise DDPG and flat kernel-wise DDPG
 HEADLINE_BASELINES = (paper.LAYER_WISE, paper.FLAT_KERNEL_WISE)
@@ -96,32 +96,43 @@ def _title(setting: str, what: str, notice: str | None) -> str:
     return f"{setting}: {what}" + (f"\n{notice}" if notice else "")
 
 
+LEARNING_CURVE_WINDOW = 10  # episodes averaged in the right panel's curve of episode rewards
+
+
 def plot_learning_curves(runs: list[Run], setting: str, notice: str | None, path: Path) -> None:
-    """Best reward so far against episode: median over seeds, 25-75% band; uniform references as lines."""
+    """Left, the best reward so far; right, each episode's reward (mean over the last
+    ``LEARNING_CURVE_WINDOW`` episodes), what the policy plays. Median over seeds with the 25-75% band; the
+    uniform references as lines. A symlog scale: linear in [-1, 1], where good configurations differ by tenths,
+    logarithmic beyond, where hopeless episodes (down to about -50) would otherwise flatten them."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    figure, axes = plt.subplots(figsize=(8, 5))
+    figure, panels = plt.subplots(1, 2, figsize=(13, 5), sharey=True)
+    curves_of = (running_best, lambda rewards: trailing_mean(rewards, LEARNING_CURVE_WINDOW))
     for method in _ordered({run.method for run in runs}, METHOD_ORDER):
         of_method = [run for run in runs if run.method == method]
         if method in UNIFORM_METHODS:
-            axes.axhline(of_method[0].report["search"]["reward_objective"], color="black", linestyle=":",
-                         linewidth=1)
-            axes.annotate(method, (1, of_method[0].report["search"]["reward_objective"]), fontsize=8,
-                          textcoords="offset points", xytext=(2, 2))
+            reward = of_method[0].report["search"]["reward_objective"]
+            for axes in panels:
+                axes.axhline(reward, color="black", linestyle=":", linewidth=1)
+            panels[0].annotate(method, (1, reward), fontsize=8, textcoords="offset points", xytext=(2, 2))
             continue
         length = min(len(run.episodes) for run in of_method)
-        curves = np.array([running_best(run.rewards[:length]) for run in of_method])
         episodes = np.arange(1, length + 1)
-        line, = axes.plot(episodes, np.median(curves, axis=0), label=f"{method} ({len(of_method)} seeds)",
-                          marker="o" if length == 1 else None)  # a single episode is a point
-        low, high = np.percentile(curves, BAND_PERCENTILES, axis=0)
-        axes.fill_between(episodes, low, high, color=line.get_color(), alpha=0.2)
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.set_xlabel("episode (evaluation, for the search baselines)")
-    axes.set_ylabel("best reward so far (search split)")
-    axes.set_title(_title(setting, "learning curves (median, 25-75% band)", notice))
-    axes.legend(fontsize=8)
+        for axes, curve_of in zip(panels, curves_of):
+            curves = np.array([curve_of(run.rewards[:length]) for run in of_method])
+            line, = axes.plot(episodes, np.median(curves, axis=0), label=f"{method} ({paper.seeds(len(of_method))})",
+                              marker="o" if length == 1 else None)  # a single episode is a point
+            low, high = np.percentile(curves, BAND_PERCENTILES, axis=0)
+            axes.fill_between(episodes, low, high, color=line.get_color(), alpha=0.2)
+    for axes, what in zip(panels, ("best reward so far", f"episode reward, mean of the last {LEARNING_CURVE_WINDOW}")):
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_yscale("symlog", linthresh=1.0)
+        axes.set_xlabel("episode (evaluation, for the search baselines)")
+        axes.set_title(what)
+    panels[0].set_ylabel("reward (search split; symlog scale, linear in [-1, 1])")
+    panels[0].legend(fontsize=8, loc="center right")  # between 0 and -1: past the first episodes, mostly empty
+    figure.suptitle(_title(setting, "learning curves (median over seeds, 25-75% band)", notice))
     figure.tight_layout()
     save_png(figure, path)
 
@@ -144,7 +155,7 @@ def plot_pareto(runs: list[Run], setting: str, notice: str | None, path: Path) -
         panel.axhline(float_accuracy, color="grey", linestyle=":", linewidth=1, label="float model")
         panel.set_xlabel(f"{cost} relative to uniform 8-bit")
     panels[0].set_ylabel("test accuracy (%)")
-    panels[1].legend(fontsize=8)
+    panels[0].legend(fontsize=8, loc="center right")  # between 0 and -1: past the first episodes, mostly empty
     figure.suptitle(_title(setting, "best configuration of every run (test split)", notice))
     figure.tight_layout()
     save_png(figure, path)

@@ -60,6 +60,16 @@ def running_best(rewards: Sequence[float]) -> np.ndarray:
     return np.maximum.accumulate(_as_values(rewards))
 
 
+def trailing_mean(values: Sequence[float], window: int) -> np.ndarray:
+    """The mean of each value and the ``window - 1`` before it (fewer at the start)."""
+    if window < 1:
+        raise ValueError(f"expected a window of at least 1, got {window}")
+    sums = np.cumsum(np.concatenate([[0.0], _as_values(values)]))
+    ends = np.arange(1, len(sums))
+    starts = np.maximum(ends - window, 0)
+    return (sums[ends] - sums[starts]) / (ends - starts)
+
+
 def episodes_to_fraction(rewards: Sequence[float], fraction: float) -> int:
     """Episodes a search needed to get ``fraction`` of the way from its first reward to its final best.
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.stats import Summary, bootstrap_ci, episodes_to_fraction, iqm, running_best, summarise
+from benchmarks.stats import (
+    Summary,
+    bootstrap_ci,
+    episodes_to_fraction,
+    iqm,
+    running_best,
+    summarise,
+    trailing_mean,
+)
 
 
 def _middle_half_mean(values: list[float]) -> float:
@@ -53,6 +61,14 @@ def test_bootstrap_is_reproducible_and_degenerate_where_it_must_be() -> None:
     assert bootstrap_ci(values, seed=3) == bootstrap_ci(values, seed=3)
     assert bootstrap_ci([0.7]) is None
     assert bootstrap_ci([2.0, 2.0, 2.0]) == (2.0, 2.0)
+
+
+def test_trailing_mean_averages_each_value_with_the_ones_before_it() -> None:
+    # window 3 over 1, 2, 3, 4, 10: 1/1, (1+2)/2, (1+2+3)/3, (2+3+4)/3, (3+4+10)/3
+    assert np.allclose(trailing_mean([1, 2, 3, 4, 10], 3), [1.0, 1.5, 2.0, 3.0, 17 / 3])
+    assert np.allclose(trailing_mean([5, -1], 1), [5, -1])
+    with pytest.raises(ValueError, match="window of at least 1, got 0"):
+        trailing_mean([1.0], 0)
 
 
 def test_running_best() -> None:
