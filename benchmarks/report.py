@@ -155,7 +155,7 @@ def plot_pareto(runs: list[Run], setting: str, notice: str | None, path: Path) -
         panel.axhline(float_accuracy, color="grey", linestyle=":", linewidth=1, label="float model")
         panel.set_xlabel(f"{cost} relative to uniform 8-bit")
     panels[0].set_ylabel("test accuracy (%)")
-    panels[0].legend(fontsize=8, loc="center right")  # between 0 and -1: past the first episodes, mostly empty
+    panels[1].legend(fontsize=8)
     figure.suptitle(_title(setting, "best configuration of every run (test split)", notice))
     figure.tight_layout()
     save_png(figure, path)
@@ -236,6 +236,7 @@ def progress_lines(benchmark: dict, runs: list[Run]) -> list[str]:
                         benchmark["settings"], benchmark["profile"])
     finished = {(run.setting, run.method, run.seed) for run in runs}
     lines = ["| setting | planned runs | finished | not finished yet (method: seeds) |", "|---|---|---|---|"]
+    left_total = 0
     for setting in benchmark["settings"]:
         of_setting = [run for run in planned if run.setting == setting]
         missing: dict[str, list[int]] = {}
@@ -243,10 +244,10 @@ def progress_lines(benchmark: dict, runs: list[Run]) -> list[str]:
             if (setting, run.method, run.spec.seed) not in finished:
                 missing.setdefault(run.method, []).append(run.spec.seed)
         left = "; ".join(f"{method}: {_seed_ranges(seeds)}" for method, seeds in missing.items()) or "none"
-        lines.append(f"| {setting} | {len(of_setting)} | {len(of_setting) - sum(map(len, missing.values()))} "
-                     f"| {left} |")
-    total_finished = sum(1 for run in planned if (run.setting, run.method, run.spec.seed) in finished)
-    lines += ["", f"{total_finished} of {len(planned)} planned runs finished. Runs not finished go on with "
+        left_count = sum(map(len, missing.values()))
+        left_total += left_count
+        lines.append(f"| {setting} | {len(of_setting)} | {len(of_setting) - left_count} | {left} |")
+    lines += ["", f"{len(planned) - left_total} of {len(planned)} planned runs finished. Runs not finished go on with "
                   f"`{' '.join(['python', *benchmark['command'][1:]])}`."]
     return lines
 
