@@ -54,7 +54,7 @@ from benchmarks.compare import (
     write_benchmark_record,
 )
 from benchmarks.figures import save_png
-from benchmarks.runs import Run, load_runs, paired_by_seed, share_within_tolerance
+from benchmarks.runs import Run, load_runs, paired_difference, share_within_tolerance
 from benchmarks.stats import summarise
 
 SETTING = "accuracy-temporal"  # the default env
@@ -209,11 +209,11 @@ COLUMNS = (  # title, digits, number of a run
 PAIRED_WITH = ("ddpg-layer", "uniform-6bit", "greedy")  # best reward minus theirs, paired by seed, where they ran
 
 
-def paired_difference(runs: list[Run], name: str, other: str) -> str:
+def best_reward_difference(runs: list[Run], name: str, other: str) -> str:
     """IQM [95% CI] over the seeds both ran of ``name``'s best reward minus ``other``'s; ``-`` if none.
     A deterministic baseline (run once, at seed 0) pairs with every seed (``benchmarks.runs.paired_by_seed``)."""
-    pairs = paired_by_seed(runs, name, other, lambda run: float(run.rewards.max()))
-    return summarise([ours - theirs for ours, theirs in pairs]).format(3) if pairs and name != other else "-"
+    difference = None if name == other else paired_difference(runs, name, other, lambda run: float(run.rewards.max()))
+    return "-" if difference is None else difference.format(3)
 
 
 def table(runs: list[Run], order: list[str]) -> list[str]:
@@ -225,7 +225,7 @@ def table(runs: list[Run], order: list[str]) -> list[str]:
         of_name = [run for run in runs if run.method == name]
         if of_name:
             cells = [summarise([value(run) for run in of_name]).format(digits) for _, digits, value in COLUMNS]
-            cells += [paired_difference(runs, name, other) for other in paired]
+            cells += [best_reward_difference(runs, name, other) for other in paired]
             lines.append(f"| {name} | {len(of_name)} | " + " | ".join(cells) + " |")
     return lines
 

@@ -19,15 +19,15 @@ verdict. ``RULES`` below says it in the words the report prints.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from benchmarks.runs import (
     Run,
     absent,
+    best_test_drop,
     cost_ratios,
     episodes_to_convergence,
-    paired_by_seed,
+    paired_difference,
     share_within_tolerance,
 )
 from benchmarks.stats import Summary, summarise
@@ -149,12 +149,6 @@ def episodes_verdict(episodes_to_90: Summary) -> str:
             "below": f"HRL takes longer than the paper's {figure} episodes"}[position(episodes_to_90, figure)]
 
 
-def _paired_summary(runs: list[Run], method: str, baseline: str, value: Callable[[Run], float]) -> Summary | None:
-    """IQM [95% CI] of ``value(method's run) - value(baseline's run)`` over the seeds both ran."""
-    pairs = paired_by_seed(runs, method, baseline, value)
-    return summarise([ours - theirs for ours, theirs in pairs]) if pairs else None
-
-
 def cost_rows(runs: list[Run], setting: str) -> list[Row]:
     """Latency and energy against ``ddpg-layer`` (accuracy mode), or accuracy at the budget (resource mode)."""
     missing = absent(runs, (HRL, LAYER_WISE))
@@ -163,7 +157,7 @@ def cost_rows(runs: list[Run], setting: str) -> list[Row]:
         paper = "no figure (its -54%/-51% are for accuracy mode)"
         if missing:
             return [Row(setting, claim, paper, "n/a", _not_run(missing))]
-        difference = _paired_summary(runs, HRL, LAYER_WISE, lambda run: run.report["test"]["best"]["accuracy_drop"])
+        difference = paired_difference(runs, HRL, LAYER_WISE, best_test_drop)
         if difference is None:
             return [Row(setting, claim, paper, "n/a", _no_common_seed(HRL, LAYER_WISE))]
         return [Row(setting, claim, paper, f"{difference.format(2)} points, {seeds(difference.n)}",
@@ -195,7 +189,7 @@ def flat_row(runs: list[Run], setting: str) -> Row:
     def late_share(run: Run) -> float:
         return share_within_tolerance(run, LATE_EPISODES)
 
-    difference = _paired_summary(runs, HRL, FLAT_KERNEL_WISE, late_share)
+    difference = paired_difference(runs, HRL, FLAT_KERNEL_WISE, late_share)
     if difference is None:
         return Row(setting, claim, paper, "n/a", _no_common_seed(HRL, FLAT_KERNEL_WISE))
     shares = {method: summarise([late_share(run) for run in runs if run.method == method])

@@ -9,7 +9,8 @@ whose ``run.json`` says ``"finished"``; the others are counted and named) and wr
   planned runs finished and which did not yet); the paper comparison (``benchmarks.paper``: the AutoQ
   paper's claims next to what was measured, per setting, with a verdict by fixed rules); per setting, a
   table of every method's interquartile mean (IQM) over seeds with its 95% bootstrap confidence interval,
-  and the headline ratios of ``hrl`` to ``ddpg-layer`` and to ``ddpg-kernel``;
+  and the headline ratios of ``hrl`` to ``ddpg-layer`` and to ``ddpg-kernel`` (in resource-constrained
+  mode also the difference in test accuracy at the budget);
 - ``DIR/figures/<setting>-learning-curves.png``: the best reward so far and each episode's reward (a
   10-episode trailing mean: what the policy plays) against episode, median over seeds with the 25-75% band;
 - ``DIR/figures/<setting>-pareto.png``: test accuracy against latency and against energy (relative to
@@ -28,7 +29,9 @@ Definitions (also printed in the report; the statistics live in ``benchmarks.sta
 - headline ratios: for each seed that both ``hrl`` and the baseline (``ddpg-layer``, ``ddpg-kernel``) ran,
   the latency (energy) of ``hrl``'s best configuration within the accuracy tolerance (search-split drop at
   most ``run.json`` -> ``env`` -> ``reward_weights`` -> ``tolerance_pts``) divided by the baseline's; IQM
-  and interval over those paired seeds (``benchmarks.runs.cost_ratios``).
+  and interval over those paired seeds (``benchmarks.runs.cost_ratios``). In resource-constrained mode
+  also accuracy at the budget: ``hrl``'s test accuracy drop minus the baseline's, paired by seed
+  (``benchmarks.runs.paired_difference``).
 """
 
 from __future__ import annotations
@@ -44,7 +47,16 @@ from autoq_env.atomic_io import read_json, write_text
 from benchmarks import paper
 from benchmarks.compare import QUICK_NOTICE, SEARCH_METHODS, SETTINGS, UNIFORM_BITS, plan_runs
 from benchmarks.figures import save_png
-from benchmarks.runs import CONVERGENCE_FRACTION, Run, absent, cost_ratios, episodes_to_convergence, load_runs
+from benchmarks.runs import (
+    CONVERGENCE_FRACTION,
+    Run,
+    absent,
+    best_test_drop,
+    cost_ratios,
+    episodes_to_convergence,
+    load_runs,
+    paired_difference,
+)
 from benchmarks.stats import running_best, summarise, trailing_mean
 
 HEADLINE_METHOD = paper.HRL  # kernel-wise HRL (AutoQ) against HAQ's layer-wise DDPG and flat kernel-wise DDPG
@@ -205,8 +217,10 @@ scoring. Headline ratios: for every seed run by both `{HEADLINE_METHOD}` and the
 ({' and '.join(f'`{baseline}`' for baseline in HEADLINE_BASELINES)}), the latency (energy) of
 `{HEADLINE_METHOD}`'s best configuration within the accuracy tolerance (search-split drop at most the env's
 `tolerance_pts`) over the baseline's; IQM [95% CI] over those seeds; below 1 means `{HEADLINE_METHOD}` is
-cheaper at the same accuracy. A deterministic method (greedy, the uniform references: run once, at seed 0)
-pairs with every seed of the other.
+cheaper at the same accuracy. In resource-constrained mode, where every configuration meets the latency
+budget, a second headline compares accuracy at the budget: `{HEADLINE_METHOD}`'s test accuracy drop minus the
+baseline's, paired by seed; below 0 means `{HEADLINE_METHOD}` is more accurate. A deterministic method
+(greedy, the uniform references: run once, at seed 0) pairs with every seed of the other.
 
 {paper.RULES}"""
 
@@ -266,6 +280,18 @@ def headline_line(runs: list[Run], baseline: str) -> str:
             f"energy {energy.format(3)}.")
 
 
+def budget_line(runs: list[Run], baseline: str) -> str:
+    """Resource-constrained mode: ``HEADLINE_METHOD``'s test accuracy drop minus ``baseline``'s, as one sentence."""
+    name = f"Headline accuracy at the budget, {HEADLINE_METHOD} minus {baseline}"
+    missing = absent(runs, (HEADLINE_METHOD, baseline))
+    if missing:
+        return f"{name}: n/a (not run: {', '.join(missing)})."
+    difference = paired_difference(runs, HEADLINE_METHOD, baseline, best_test_drop)
+    if difference is None:
+        return f"{name}: n/a (no seed run by both)."
+    return f"{name}, paired by seed ({paper.seeds(difference.n)}): test accuracy drop {difference.format(2)} points."
+
+
 def write_report(out: Path) -> Path:
     """Write ``out/report.md`` and ``out/figures/*.png`` from the run folders; return the report's path."""
     import matplotlib
@@ -305,6 +331,9 @@ def write_report(out: Path) -> Path:
         lines += [*method_table(of_setting), ""]
         for baseline in HEADLINE_BASELINES:
             lines += [headline_line(of_setting, baseline), ""]
+        if of_setting[0].record["env"]["mode"] == "resource":
+            for baseline in HEADLINE_BASELINES:
+                lines += [budget_line(of_setting, baseline), ""]
         left = [folder for folder in unfinished if folder.parent.parent.name == setting]
         if left:
             lines += [f"Left out, unfinished: {', '.join(f'`{f.relative_to(out)}`' for f in left)}.", ""]

@@ -119,6 +119,19 @@ def paired_by_seed(runs: list[Run], method: str, baseline: str,
             if ours[seed] is not None and theirs[seed] is not None]
 
 
+def paired_difference(runs: list[Run], method: str, baseline: str,
+                      value: Callable[[Run], float]) -> Summary | None:
+    """IQM [95% CI] of ``value(method's run) - value(baseline's run)`` over the seeds both ran
+    (``paired_by_seed``); ``None`` without such a seed."""
+    pairs = paired_by_seed(runs, method, baseline, value)
+    return summarise([ours - theirs for ours, theirs in pairs]) if pairs else None
+
+
+def best_test_drop(run: Run) -> float:
+    """The test-split accuracy drop (points) of the run's best configuration."""
+    return run.report["test"]["best"]["accuracy_drop"]
+
+
 def cost_ratios(runs: list[Run], method: str, baseline: str) -> dict[str, Summary] | None:
     """Latency and energy of ``method``'s best episode within the tolerance over ``baseline``'s, paired by
     seed: IQM [95% CI] per metric of ``COST_METRICS``; ``None`` without a seed where both have one."""

@@ -174,6 +174,11 @@ def test_report_tables_hold_the_statistics_of_known_numbers(synthetic_benchmark:
     assert table_row(markdown, "resource-spatial", "hrl")[2] == "0.40 (n/a)"
     assert "Headline ratio hrl / ddpg-layer: n/a (no seed where both have a configuration within the" in resource
     assert "Headline ratio hrl / ddpg-kernel: n/a (not run: ddpg-kernel)." in resource
+    # accuracy at the budget: hrl's test drop 0.4 minus ddpg-layer's 0.7, one seed
+    assert ("Headline accuracy at the budget, hrl minus ddpg-layer, paired by seed (1 seed): test accuracy drop "
+            "-0.30 (n/a) points.") in resource
+    assert "Headline accuracy at the budget, hrl minus ddpg-kernel: n/a (not run: ddpg-kernel)." in resource
+    assert "Headline accuracy at the budget" not in section_of(markdown, "accuracy-temporal")
     settings = ["accuracy-temporal", "accuracy-spatial", "resource-spatial"]
     assert_figures(root, settings, settings)
 
