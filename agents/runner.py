@@ -124,6 +124,8 @@ def _test_report(env: gym.Env, best_config: dict, best_metrics: dict) -> dict:
 
 def _report_markdown(spec: RunSpec, report: dict) -> str:
     lines = [f"# autoq search: {spec.agent}, {spec.episodes} episodes, seed {spec.seed}", "",
+             *([f"The search had no more configurations to propose after {report['episodes_done']} of the "
+                f"{spec.episodes} episodes asked for.", ""] if report["episodes_done"] < spec.episodes else []),
              f"Float model: {report['float_test_accuracy']:.2f}% top-1 on the test split. The search took "
              f"{report['wall_time_s']:.0f} s.", "",
              "| configuration (test split) | top-1 % | drop (points) | latency vs 8-bit | energy vs 8-bit | "
@@ -221,7 +223,7 @@ def run_search(spec: RunSpec, env: gym.Env, out: Path, progress_bar: bool = True
 
         started = time.perf_counter()
         session.run(spec.episodes - recorder.episodes_done, recorder, at_boundary, progress_bar)
-    if recorder.episodes_done < spec.episodes:
+    if recorder.episodes_done < spec.episodes and not session.exhausted:
         if requested() is None:
             raise RuntimeError(f"the {spec.agent} session stopped after {recorder.episodes_done} of {spec.episodes} "
                                "episodes without being asked to")
@@ -234,10 +236,12 @@ def run_search(spec: RunSpec, env: gym.Env, out: Path, progress_bar: bool = True
     atomic_io.write_json(out / "best_config.json", recorder.best.config)
     report = _test_report(env, recorder.best.config, recorder.best.metrics)
     report["wall_time_s"] = wall_time_s
+    report["episodes_done"] = recorder.episodes_done
     markdown = _report_markdown(spec, report)
     atomic_io.write_json(out / "report.json", report)
     atomic_io.write_text(out / "report.md", markdown)
     atomic_io.write_json(out / "run.json", {**header, "status": "finished", "wall_time_s": wall_time_s,
-                                            "session_wall_time_s": time.perf_counter() - started})
+                                            "session_wall_time_s": time.perf_counter() - started,
+                                            "episodes_done": recorder.episodes_done})
     checkpoint_path.unlink(missing_ok=True)
     return RunResult(recorder.best.config, recorder.best.metrics, report, markdown, wall_time_s)

@@ -45,6 +45,7 @@ HISTORY_FIELDS = ("evaluation", "reward", "accuracy", "latency_rel", "energy_rel
                   "mean_activation_qbn", "budget_met", "best_reward", "wall_time_s")
 SENSITIVITY_BATCH_SIZE = 100  # images per loss gradient, as in QuantizedEvaluator's weight Fisher
 MOVES_PER_UPDATE = 8  # greedy moves made between two recomputations of every unit's best move
+MAX_SCALE_REFINEMENTS = 3  # resource mode: levels of midpoint scales tried when the grid's configurations repeat
 BUDGET_SEARCH_STEP = 0.002  # resource mode: log-cost step by which a path goes on when the exact cost is over
 
 
@@ -259,7 +260,10 @@ class GreedySensitivitySearch(SearchBaseline):
     cost from the accelerator model), so each evaluation is that point on a path with the activation
     estimates scaled by a different factor ``lambda`` (log-spaced in
     ``[1/activation_scale_range, activation_scale_range]``, starting at 1; a configuration already
-    evaluated is skipped): this spends the budget on the least certain part of the estimate, how
+    evaluated is skipped, and when nearby scales agree so often that the grid holds fewer than
+    ``budget`` distinct configurations, the midpoints between its scales are tried next, up to
+    ``MAX_SCALE_REFINEMENTS`` times, so that greedy spends the evaluations the other methods get):
+    this spends the budget on the least certain part of the estimate, how
     activation bits trade against weight bits. The best
     configuration by reward is kept; in resource mode every evaluated configuration meets the budget.
 
@@ -299,17 +303,27 @@ class GreedySensitivitySearch(SearchBaseline):
                 yield path.config()
         else:
             seen = []
-            for exponent in _centred_exponents(budget):
-                path = _GreedyPath(self, activation_scale=self.activation_scale_range ** exponent)
-                if path.descend_within_budget() and path.config() not in seen:  # nearby scales may agree
-                    seen.append(path.config())
-                    yield seen[-1]
+            for exponents in itertools.islice(_centred_exponents(budget), 1 + MAX_SCALE_REFINEMENTS):
+                found_before = len(seen)
+                for exponent in exponents:
+                    path = _GreedyPath(self, activation_scale=self.activation_scale_range ** exponent)
+                    if path.descend_within_budget() and path.config() not in seen:  # nearby scales may agree
+                        seen.append(path.config())
+                        yield seen[-1]
+                if len(seen) == found_before:
+                    return  # finer scales found nothing new: the search has no more to propose
 
 
-def _centred_exponents(count: int) -> np.ndarray:
-    """``count`` values in [-1, 1], evenly spaced, 0 first, then by distance from 0."""
+def _centred_exponents(count: int) -> Iterator[np.ndarray]:
+    """Exponents in [-1, 1], level by level: first ``count`` values, evenly spaced, 0 first, then by
+    distance from 0; then, at each further level, the midpoints between all the values so far, in the
+    same order."""
     grid = np.linspace(-1.0, 1.0, count if count % 2 else count + 1)
-    return grid[np.argsort(np.abs(grid), kind="stable")][:count]
+    yield grid[np.argsort(np.abs(grid), kind="stable")][:count]
+    while True:
+        midpoints = (grid[:-1] + grid[1:]) / 2
+        yield midpoints[np.argsort(np.abs(midpoints), kind="stable")]
+        grid = np.sort(np.concatenate([grid, midpoints]))
 
 
 class _GreedyPath:

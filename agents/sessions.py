@@ -40,6 +40,7 @@ class AgentSession(ABC):
 
     def __init__(self, agent: str, env: gym.Env, seed: int, device: str, options: dict[str, Any]) -> None:
         self.agent, self.env, self.seed, self.device, self.options = agent, env, seed, device, dict(options)
+        self.exhausted = False  # set by ``run`` when the agent has no further episode to offer
 
     @abstractmethod
     def start(self, state: dict[str, Any] | None) -> None:
@@ -48,7 +49,9 @@ class AgentSession(ABC):
     @abstractmethod
     def run(self, episodes: int, recorder: EpisodeRecorder, at_boundary: Callable[[], bool],
             progress_bar: bool) -> None:
-        """Run ``episodes`` more episodes (fewer if ``at_boundary`` returns ``False``)."""
+        """Run ``episodes`` more episodes (fewer if ``at_boundary`` returns ``False``, or if the agent runs
+        out of episodes to offer, as a search that has proposed every configuration it has does: then
+        ``exhausted`` is set)."""
 
     @abstractmethod
     def state(self) -> dict[str, Any]:
@@ -142,12 +145,18 @@ class SearchSession(AgentSession):
 
     def run(self, episodes: int, recorder: EpisodeRecorder, at_boundary: Callable[[], bool],
             progress_bar: bool) -> None:
-        def after_evaluation(metrics: dict) -> bool:
-            recorder.record(metrics)
-            return at_boundary()
+        going_on = True
 
-        self.search.search(len(self.replay) + episodes, seed=self.seed, callback=after_evaluation,
-                           progress_bar=progress_bar, replay=self.replay)
+        def after_evaluation(metrics: dict) -> bool:
+            nonlocal going_on
+            recorder.record(metrics)
+            going_on = at_boundary()
+            return going_on
+
+        budget = len(self.replay) + episodes
+        self.search.search(budget, seed=self.seed, callback=after_evaluation, progress_bar=progress_bar,
+                           replay=self.replay)
+        self.exhausted = going_on and len(self.search.evaluations) < budget
 
     def state(self) -> dict[str, Any]:
         return {"evaluations": list(self.search.evaluations)}

@@ -29,6 +29,17 @@ def test_search_writes_every_result(tmp_path, capsys) -> None:
     assert "| best |" in capsys.readouterr().out
 
 
+def test_a_search_that_runs_out_of_configurations_finishes_with_what_it_evaluated(tmp_path) -> None:
+    """``uniform`` proposes one configuration: asked for three episodes, it finishes after one and says so."""
+    out = tmp_path / "uniform"
+    main(["search", "--agent", "uniform", "--episodes", "3", "--out", str(out), "--no-progress", *FAST])
+    record = json.loads((out / "run.json").read_text())
+    assert record["status"] == "finished" and record["episodes_done"] == 1
+    assert len(list(csv.DictReader(open(out / "episodes.csv")))) == 1
+    assert json.loads((out / "report.json").read_text())["episodes_done"] == 1
+    assert "no more configurations to propose after 1 of the 3 episodes" in (out / "report.md").read_text()
+
+
 def test_hrl_search_saves_a_loadable_agent_refused_by_another_env(tmp_path) -> None:
     from agents.hierarchical import HierarchicalDDPG
     from autoq_env.env import AutoQEnv

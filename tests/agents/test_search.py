@@ -14,6 +14,8 @@ from agents.search import (
     GreedySensitivitySearch,
     RandomSearch,
     UniformSearch,
+    _centred_exponents,
+    _GreedyPath,
     activation_loss_increase_estimate,
     make_search,
 )
@@ -147,6 +149,34 @@ def test_greedy_meets_the_budget_in_resource_mode(resource_env) -> None:
     assert all(row["budget_met"] for row in result.history)
     assert result.best_metrics["budget_met"]
     assert all(row["latency_rel"] <= 0.6 + 1e-9 for row in result.history)
+
+
+def test_greedy_tries_finer_scales_when_the_grid_repeats_configurations(resource_env) -> None:
+    """Resource mode: scales close together (range 1.02) give 15 grid points fewer distinct paths; the
+    midpoints between them add more, never one twice, the grid's own first and in the same order."""
+    search = GreedySensitivitySearch(resource_env, activation_scale_range=1.02)
+    grid_configs = []
+    for exponent in next(_centred_exponents(15)):
+        path = _GreedyPath(search, activation_scale=1.02 ** exponent)
+        if path.descend_within_budget() and path.config() not in grid_configs:
+            grid_configs.append(path.config())
+    assert len(grid_configs) < 15  # the case this test is about
+    proposals = search.proposals(15)
+    assert proposals[:len(grid_configs)] == grid_configs
+    assert len(grid_configs) < len(proposals) <= 15
+    assert all(proposals.count(config) == 1 for config in proposals)
+
+
+def test_greedy_stops_when_finer_scales_find_nothing_new(resource_env) -> None:
+    """With every scale 1 every path is the same: one configuration, and the search ends (no endless refining)."""
+    assert len(GreedySensitivitySearch(resource_env, activation_scale_range=1.0).proposals(5)) == 1
+
+
+def test_centred_exponents_go_from_0_outwards_then_midpoints() -> None:
+    levels = _centred_exponents(5)
+    np.testing.assert_allclose(next(levels), [0.0, -0.5, 0.5, -1.0, 1.0])
+    np.testing.assert_allclose(next(levels), [-0.25, 0.25, -0.75, 0.75])
+    assert len(next(levels)) == 8
 
 
 def test_random_search_counts_only_configurations_within_budget(resource_env) -> None:
