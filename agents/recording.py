@@ -37,7 +37,9 @@ def episode_row(episode: int, info: dict, wall_time_s: float) -> dict:
 
 
 class BestResult:
-    """The best configuration seen so far, by the episode objective ``reward_objective``."""
+    """The best configuration seen so far, by the episode objective ``reward_objective``. In resource mode one
+    that meets the budget (``budget_met``) always beats one that does not: a configuration over the budget is the
+    best only while none within it has been seen (a uniform reference over the budget is still reported)."""
 
     def __init__(self) -> None:
         self.config: dict | None = None
@@ -45,7 +47,9 @@ class BestResult:
 
     def update(self, info: dict, episode: int) -> bool:
         """Consider an episode's final ``info``; return whether it is the new best."""
-        if self.metrics is not None and info["reward_objective"] <= self.metrics["reward_objective"]:
+        def rank(metrics: dict) -> tuple[bool, float]:
+            return bool(metrics.get("budget_met", True)), metrics["reward_objective"]
+        if self.metrics is not None and rank(info) <= rank(self.metrics):
             return False
         self.metrics = {key: value for key, value in info.items() if key not in _STEP_KEYS}
         self.metrics["episode"] = episode

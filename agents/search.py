@@ -168,8 +168,9 @@ class RandomSearch(SearchBaseline):
     """Independent uniformly random configurations: every kernel and activation QBN uniform in
     ``[b_min, b_max]``, drawn from ``seed``; one evaluation each, the best kept by reward.
 
-    Random configurations ignore a resource budget; in ``mode="resource"`` those over the budget are
-    evaluated (they spend budget) but cannot be the best.
+    In ``mode="resource"`` each draw is lowered to the budget the way the env lowers an agent's actions
+    (``AutoQEnv.lower_to_budget``: every QBN capped by ``qbn_cap`` in step order), so every evaluated
+    configuration meets the budget, as every RL episode does.
 
     :param env: an AutoQ env.
     """
@@ -177,9 +178,10 @@ class RandomSearch(SearchBaseline):
     def _configs(self, budget: int, rng: np.random.Generator) -> Iterator[dict]:
         core = self.core
         while True:
-            yield {"activation_qbn": rng.integers(core.b_min, core.b_max + 1, core.num_layers).tolist(),
-                   "kernel_qbn": [rng.integers(core.b_min, core.b_max + 1, spec.c_out).tolist()
-                                  for spec in core.specs]}
+            yield core.lower_to_budget(
+                {"activation_qbn": rng.integers(core.b_min, core.b_max + 1, core.num_layers).tolist(),
+                 "kernel_qbn": [rng.integers(core.b_min, core.b_max + 1, spec.c_out).tolist()
+                                for spec in core.specs]})
 
 
 def activation_loss_increase_estimate(evaluator: QuantizedEvaluator, batches: list[tuple[torch.Tensor, torch.Tensor]],

@@ -172,6 +172,26 @@ class CostTracker:
             return self._metric(self._layer_cost(layer, trial, completion.activation_qbn))
         return self._largest_feasible(completion, [layer], cost)
 
+    def lower_to_budget(self, activation_qbn: Sequence[int], kernel_qbn: Sequence[Sequence[int]]
+                        ) -> tuple[list[int], list[list[int]]]:
+        """The configuration an episode choosing these QBNs ends with: in the env's step order (each layer's
+        activation QBN, then its kernels) every QBN is lowered to its budget cap, exactly as ``AutoQEnv.step``
+        does. Unchanged in accuracy mode."""
+        if self.mode != "resource":
+            return [int(q) for q in activation_qbn], [[int(q) for q in kernels] for kernels in kernel_qbn]
+        episode = self.start()
+        activations, kernels = [], []
+        for layer, spec in enumerate(self.specs):
+            qbn = min(int(activation_qbn[layer]), self.activation_cap(episode, layer))
+            self.assign_activation(episode, layer, qbn)
+            activations.append(qbn)
+            kernels.append([])
+            for kernel in range(spec.c_out):
+                qbn = min(int(kernel_qbn[layer][kernel]), self.kernel_cap(episode, layer, kernel))
+                self.assign_kernel(episode, layer, kernel, qbn)
+                kernels[-1].append(qbn)
+        return activations, kernels
+
     def _largest_feasible(self, completion: PartialConfig, affected: list[int], cost: Callable[[int], float]) -> int:
         """Binary search over QBNs, relying on cost being monotone in every QBN (tested in hardware). ``b_min`` is
         feasible by the episode's invariant (the completion is within budget)."""

@@ -455,6 +455,14 @@ class AutoQEnv(gym.Env):
         self.check_config(config)
         return config
 
+    def lower_to_budget(self, config: Any) -> dict:
+        """The configuration an episode whose actions ask for ``config``'s QBNs ends with: in ``mode="resource"``
+        each QBN lowered to its budget cap in step order (``qbn_cap``), so the result meets the budget; in
+        ``mode="accuracy"`` ``config`` itself. Search baselines use it to get the env's feasibility rule."""
+        activation_qbn, kernel_qbn = self.check_config(config)
+        activation_qbn, kernel_qbn = self._cost_tracker.lower_to_budget(activation_qbn, kernel_qbn)
+        return {"activation_qbn": activation_qbn, "kernel_qbn": kernel_qbn}
+
     def check_configuration(self, config: Any) -> Configuration:
         """Validate a configuration (a dict as ``config`` gives, or a ``Configuration``) for this env."""
         return Configuration.from_dict(config, self.problem.num_kernels, (self.b_min, self.b_max),

@@ -132,6 +132,26 @@ def test_resource_mode_always_meets_budget(budget_metric: str) -> None:
     assert rewards.sum() == pytest.approx(info["reward_objective"], abs=1e-9)
 
 
+def test_lower_to_budget_is_the_configuration_an_episode_asking_for_it_ends_with() -> None:
+    """Stepping with actions that ask for a random configuration's QBNs ends with ``lower_to_budget`` of it (so the
+    search baselines get the agents' feasibility rule), which meets the budget; accuracy mode leaves it alone."""
+    env = AutoQEnv(mode="resource", budget=0.5)
+    rng = np.random.default_rng(3)
+    asked = {"activation_qbn": rng.integers(2, 9, env.num_layers).tolist(),
+             "kernel_qbn": [rng.integers(2, 9, spec.c_out).tolist() for spec in env.specs]}
+    bins = env.b_max - env.b_min + 1
+    env.reset(seed=0)
+    for layer in range(env.num_layers):  # the action at the centre of each QBN's bin
+        for qbn in [asked["activation_qbn"][layer], *asked["kernel_qbn"][layer]]:
+            _, _, terminated, _, info = env.step(np.array([-1 + (2 * (qbn - env.b_min) + 1) / bins, 0.0]))
+    assert terminated and info["budget_met"]
+    lowered = env.lower_to_budget(asked)
+    assert lowered == env.config != asked
+    assert all(low <= high for low, high in zip(lowered["activation_qbn"], asked["activation_qbn"]))
+    assert env.evaluate(lowered)["budget_met"] and not env.evaluate(asked)["budget_met"]
+    assert AutoQEnv().lower_to_budget(asked) == asked
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"model": "vgg11"}, "unknown model 'vgg11'; allowed: 'resnet20'"),
     ({"dataset": "mnist"}, "unknown dataset 'mnist'; allowed: 'fashion-mnist'"),
