@@ -109,6 +109,15 @@ def _title(setting: str, what: str, notice: str | None) -> str:
 
 
 LEARNING_CURVE_WINDOW = 10  # episodes averaged in the right panel's curve of episode rewards
+UNIFORM_LINESTYLES = (":", "--", "-.")  # the uniform references in the learning curves, in UNIFORM_METHODS' order
+UNIFORM_MARKERS = ("*", "P", "X")  # and in the Pareto scatter
+
+
+def uniform_label(run: Run) -> str:
+    """A uniform reference's legend entry; in resource-constrained mode it says when it exceeds the budget
+    (``report.json`` -> ``search`` -> ``budget_met``), as a reference that no search could have returned."""
+    over = run.report["search"].get("budget_met") is False
+    return f"{run.method} (over the budget)" if over else run.method
 
 
 def plot_learning_curves(runs: list[Run], setting: str, notice: str | None, path: Path) -> None:
@@ -119,15 +128,15 @@ def plot_learning_curves(runs: list[Run], setting: str, notice: str | None, path
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    figure, panels = plt.subplots(1, 2, figsize=(13, 5), sharey=True)
+    figure, panels = plt.subplots(1, 2, figsize=(14.5, 5), sharey=True)
     curves_of = (running_best, lambda rewards: trailing_mean(rewards, LEARNING_CURVE_WINDOW))
     for method in _ordered({run.method for run in runs}, METHOD_ORDER):
         of_method = [run for run in runs if run.method == method]
         if method in UNIFORM_METHODS:
             reward = of_method[0].report["search"]["reward_objective"]
             for axes in panels:
-                axes.axhline(reward, color="black", linestyle=":", linewidth=1)
-            panels[0].annotate(method, (1, reward), fontsize=8, textcoords="offset points", xytext=(2, 2))
+                axes.axhline(reward, color="black", linewidth=1, label=uniform_label(of_method[0]),
+                             linestyle=UNIFORM_LINESTYLES[UNIFORM_METHODS.index(method) % len(UNIFORM_LINESTYLES)])
             continue
         length = min(len(run.episodes) for run in of_method)
         episodes = np.arange(1, length + 1)
@@ -143,7 +152,7 @@ def plot_learning_curves(runs: list[Run], setting: str, notice: str | None, path
         axes.set_xlabel("episode (evaluation, for the search baselines)")
         axes.set_title(what)
     panels[0].set_ylabel("reward (search split; symlog scale, linear in [-1, 1])")
-    panels[0].legend(fontsize=8, loc="center right")  # between 0 and -1: past the first episodes, mostly empty
+    panels[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: it hides no curve
     figure.suptitle(_title(setting, "learning curves (median over seeds, 25-75% band)", notice))
     figure.tight_layout()
     save_png(figure, path)
@@ -153,21 +162,22 @@ def plot_pareto(runs: list[Run], setting: str, notice: str | None, path: Path) -
     """Test accuracy of each run's best configuration against its latency and its energy."""
     import matplotlib.pyplot as plt
 
-    figure, panels = plt.subplots(1, 2, figsize=(11, 5), sharey=True)
+    figure, panels = plt.subplots(1, 2, figsize=(12.5, 5), sharey=True)
     for method in _ordered({run.method for run in runs}, METHOD_ORDER):
         best = [run.report["test"]["best"] for run in runs if run.method == method]
-        style = {"marker": "*", "s": 120, "color": "black"} if method in UNIFORM_METHODS else {"alpha": 0.7}
+        label, style = method, {"alpha": 0.7}
+        if method in UNIFORM_METHODS:
+            label = uniform_label(next(run for run in runs if run.method == method))
+            style = {"marker": UNIFORM_MARKERS[UNIFORM_METHODS.index(method) % len(UNIFORM_MARKERS)], "s": 90,
+                     "color": "black"}
         for panel, cost in zip(panels, ("latency_rel", "energy_rel")):
-            panel.scatter([m[cost] for m in best], [m["accuracy"] for m in best], label=method, **style)
-            if method in UNIFORM_METHODS:
-                panel.annotate(method, (best[0][cost], best[0]["accuracy"]), fontsize=8,
-                               textcoords="offset points", xytext=(4, -10))
+            panel.scatter([m[cost] for m in best], [m["accuracy"] for m in best], label=label, **style)
     float_accuracy = runs[0].report["float_test_accuracy"]
     for panel, cost in zip(panels, ("latency", "energy")):
         panel.axhline(float_accuracy, color="grey", linestyle=":", linewidth=1, label="float model")
         panel.set_xlabel(f"{cost} relative to uniform 8-bit")
     panels[0].set_ylabel("test accuracy (%)")
-    panels[1].legend(fontsize=8)
+    panels[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: it hides no point
     figure.suptitle(_title(setting, "best configuration of every run (test split)", notice))
     figure.tight_layout()
     save_png(figure, path)

@@ -16,7 +16,7 @@ import pytest
 
 from agents.recording import EPISODE_FIELDS
 from benchmarks import compare, report
-from benchmarks.runs import best_within_tolerance, load_runs, paired_by_seed
+from benchmarks.runs import Run, best_within_tolerance, load_runs, paired_by_seed
 from benchmarks.stats import episodes_to_fraction
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -232,6 +232,17 @@ def test_paper_comparison_rows_follow_the_rules_on_known_numbers(synthetic_bench
     assert budget["paper"].startswith("no figure") and budget["measured"] == "-0.30 (n/a) points, 1 seed"
     assert budget["verdict"] == "one seed: no interval, so no verdict"
     assert not any(row.startswith("| resource-spatial | latency") for row in markdown.splitlines())
+
+
+@pytest.mark.parametrize("search, label", [
+    ({"budget_met": False}, "uniform-8bit (over the budget)"),  # resource mode, over the budget
+    ({"budget_met": True}, "uniform-8bit"),  # resource mode, within it
+    ({}, "uniform-8bit"),  # accuracy mode: no budget
+])
+def test_a_uniform_reference_over_the_budget_says_so_in_the_legend(search: dict, label: str) -> None:
+    run = Run(setting="resource-temporal", method="uniform-8bit", seed=0, record={}, report={"search": search},
+              episodes=[], best_config={})
+    assert report.uniform_label(run) == label
 
 
 def test_a_deterministic_method_pairs_with_every_seed(synthetic_benchmark: Path) -> None:
