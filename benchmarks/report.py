@@ -61,6 +61,7 @@ from benchmarks.stats import running_best, summarise, trailing_mean
 
 HEADLINE_METHOD = paper.HRL  # kernel-wise HRL (AutoQ) against HAQ's layer-wise DDPG and flat kernel-wise DDPG
 HEADLINE_BASELINES = (paper.LAYER_WISE, paper.FLAT_KERNEL_WISE)
+GREEDY = "greedy"  # the greedy sensitivity search (agents/search.py): the strongest non-RL baseline
 UNIFORM_METHODS = tuple(f"uniform-{bits}bit" for bits in UNIFORM_BITS)
 METHOD_ORDER = (*SEARCH_METHODS, *UNIFORM_METHODS)
 BAND_PERCENTILES = (25, 75)
@@ -81,11 +82,16 @@ class Metric:
     of_run: Callable[[Run], float]
 
 
+def final_reward(run: Run) -> float:
+    """The run's best episode objective on the search split (the table's "final reward")."""
+    return run.report["search"]["reward_objective"]
+
+
 METRICS = (
     Metric("test accuracy drop (points)", 2, lambda run: run.report["test"]["best"]["accuracy_drop"]),
     Metric("latency vs 8-bit", 3, lambda run: run.report["test"]["best"]["latency_rel"]),
     Metric("energy vs 8-bit", 3, lambda run: run.report["test"]["best"]["energy_rel"]),
-    Metric("final reward", 3, lambda run: run.report["search"]["reward_objective"]),
+    Metric("final reward", 3, final_reward),
     Metric(f"episodes to {CONVERGENCE_FRACTION:.0%}", 1, episodes_to_convergence),
     Metric("search wall time (s)", 1, lambda run: run.report["wall_time_s"]),
 )
@@ -302,6 +308,20 @@ def budget_line(runs: list[Run], baseline: str) -> str:
     return f"{name}, paired by seed ({paper.seeds(difference.n)}): test accuracy drop {difference.format(2)} points."
 
 
+def greedy_line(runs: list[Run]) -> str:
+    """``HEADLINE_METHOD`` against the strongest non-RL baseline, the greedy sensitivity search with the same
+    number of evaluations, as one sentence: final reward and test accuracy drop, differences paired by seed
+    (greedy is deterministic: its one run pairs with every seed)."""
+    name = f"Against the greedy search, {HEADLINE_METHOD} minus {GREEDY}"
+    missing = absent(runs, (HEADLINE_METHOD, GREEDY))
+    if missing:
+        return f"{name}: n/a (not run: {', '.join(missing)})."
+    reward = paired_difference(runs, HEADLINE_METHOD, GREEDY, final_reward)
+    drop = paired_difference(runs, HEADLINE_METHOD, GREEDY, best_test_drop)
+    return (f"{name}, paired by seed ({paper.seeds(reward.n)}): final reward {reward.format(3)}, "
+            f"test accuracy drop {drop.format(2)} points.")
+
+
 def write_report(out: Path) -> Path:
     """Write ``out/report.md`` and ``out/figures/*.png`` from the run folders; return the report's path."""
     import matplotlib
@@ -344,6 +364,7 @@ def write_report(out: Path) -> Path:
         if of_setting[0].record["env"]["mode"] == "resource":
             for baseline in HEADLINE_BASELINES:
                 lines += [budget_line(of_setting, baseline), ""]
+        lines += [greedy_line(of_setting), ""]
         left = [folder for folder in unfinished if folder.parent.parent.name == setting]
         if left:
             lines += [f"Left out, unfinished: {', '.join(f'`{f.relative_to(out)}`' for f in left)}.", ""]

@@ -156,6 +156,12 @@ def test_report_tables_hold_the_statistics_of_known_numbers(synthetic_benchmark:
     assert uniform["seeds"] == "1" and uniform["latency vs 8-bit"] == "1.000 (n/a)"
     greedy = dict(zip(titles, table_row(markdown, "accuracy-temporal", "greedy")))  # deterministic: seed 0 only
     assert greedy["seeds"] == "1" and greedy["latency vs 8-bit"] == "0.400 (n/a)"
+    # hrl minus greedy, greedy's one run paired with every seed: final rewards 2, 1, 3, 0, 6 minus 0.7 (IQM of
+    # -0.7, 0.3, 1.3, 2.3, 5.3: the middle three), test drops 0.0-0.4 minus 0.3 (middle three: -0.2, -0.1, 0.0)
+    assert ("Against the greedy search, hrl minus greedy, paired by seed (5 seeds): final reward 1.300 ["
+            in section_of(markdown, "accuracy-temporal"))
+    assert "test accuracy drop -0.10 [" in section_of(markdown, "accuracy-temporal")
+    assert "hrl minus greedy: n/a (not run: greedy)." in section_of(markdown, "accuracy-spatial")
 
     ratios = sorted(h / d for h, d in zip(HRL_WITHIN, DDPG_WITHIN))  # 0.4, 0.5, 0.5, 0.5, 0.6
     headline = next(line for line in section_of(markdown, "accuracy-temporal").splitlines()
