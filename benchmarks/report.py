@@ -8,9 +8,11 @@ whose ``run.json`` says ``"finished"``; the others are counted and named) and wr
 - ``DIR/report.md``: the benchmark's progress (from ``benchmark.json``'s plan: per setting, how many of the
   planned runs finished and which did not yet); the paper comparison (``benchmarks.paper``: the AutoQ
   paper's claims next to what was measured, per setting, with a verdict by fixed rules); per setting, a
-  table of every method's interquartile mean (IQM) over seeds with its 95% bootstrap confidence interval,
-  and the headline ratios of ``hrl`` to ``ddpg-layer`` and to ``ddpg-kernel`` (in resource-constrained
-  mode also the difference in test accuracy at the budget);
+  table of every method's interquartile mean (IQM) over seeds with its 95% bootstrap confidence interval;
+  a table of what the policies play at the end (their last 20 episodes' share within the tolerance, mean
+  search-split accuracy drop, latency and reward; the deterministic methods have no policy); the headline
+  ratios of ``hrl`` to ``ddpg-layer`` and to ``ddpg-kernel`` (in resource-constrained mode also the
+  difference in test accuracy at the budget); and ``hrl`` against the greedy search, paired by seed;
 - ``DIR/figures/<setting>-learning-curves.png``: the best reward so far and each episode's reward (a
   10-episode trailing mean: what the policy plays) against episode, median over seeds with the 25-75% band;
 - ``DIR/figures/<setting>-pareto.png``: test accuracy against latency and against energy (relative to
@@ -54,8 +56,10 @@ from benchmarks.runs import (
     best_test_drop,
     cost_ratios,
     episodes_to_convergence,
+    late_mean,
     load_runs,
     paired_difference,
+    share_within_tolerance,
 )
 from benchmarks.stats import running_best, summarise, trailing_mean
 
@@ -97,16 +101,35 @@ METRICS = (
 )
 
 
-def method_table(runs: list[Run]) -> list[str]:
+LATE = paper.LATE_EPISODES
+LATE_METRICS = (  # what a policy plays once its search is over: the means over a run's last LATE episodes
+    Metric(f"last {LATE} within tolerance", 2, lambda run: share_within_tolerance(run, LATE)),
+    Metric("mean search accuracy drop (points)", 2, lambda run: late_mean(run, "accuracy_drop", LATE)),
+    Metric("mean latency vs 8-bit", 3, lambda run: late_mean(run, "latency_rel", LATE)),
+    Metric("mean reward", 3, lambda run: late_mean(run, "reward", LATE)),
+)
+
+
+def method_table(runs: list[Run], metrics: tuple[Metric, ...] = METRICS) -> list[str]:
     """Markdown rows: per method, the IQM [95% CI] over seeds of every metric."""
     methods = _ordered({run.method for run in runs}, METHOD_ORDER)
-    lines = ["| method | seeds | " + " | ".join(metric.title for metric in METRICS) + " |",
-             "|---|---|" + "---|" * len(METRICS)]
+    lines = ["| method | seeds | " + " | ".join(metric.title for metric in metrics) + " |",
+             "|---|---|" + "---|" * len(metrics)]
     for method in methods:
         of_method = [run for run in runs if run.method == method]
-        cells = [summarise([metric.of_run(run) for run in of_method]).format(metric.digits) for metric in METRICS]
+        cells = [summarise([metric.of_run(run) for run in of_method]).format(metric.digits) for metric in metrics]
         lines.append(f"| {method} | {len(of_method)} | " + " | ".join(cells) + " |")
     return lines
+
+
+def late_table(runs: list[Run]) -> list[str]:
+    """The late-episode table of the methods with a policy (not the deterministic greedy search and uniform
+    references), with the sentence that introduces it; nothing when none ran."""
+    with_policy = [run for run in runs if not run.deterministic]
+    if not with_policy:
+        return []
+    return [f"What the policies play at the end: their last {LATE} episodes (search split), IQM over seeds "
+            "[95% CI]; the deterministic methods are left out.", "", *method_table(with_policy, LATE_METRICS), ""]
 
 
 # -- the figures ------------------------------------------------------------------------------------
@@ -358,7 +381,7 @@ def write_report(out: Path) -> Path:
         lines += [f"## {setting}", "", _setting_description(of_setting) + ".", ""]
         if notice:
             lines += [f"**{notice}**", ""]
-        lines += [*method_table(of_setting), ""]
+        lines += [*method_table(of_setting), "", *late_table(of_setting)]
         for baseline in HEADLINE_BASELINES:
             lines += [headline_line(of_setting, baseline), ""]
         if of_setting[0].record["env"]["mode"] == "resource":

@@ -92,6 +92,12 @@ def best_within_tolerance(run: Run) -> dict[str, float] | None:
     return max(within, key=lambda row: row["reward"]) if within else None
 
 
+def late_mean(run: Run, field: str, last_episodes: int) -> float:
+    """Mean of an ``episodes.csv`` column (``reward``, ``accuracy_drop``, ``latency_rel``, ...) over the run's last
+    ``last_episodes`` episodes (all of a shorter run): what its policy plays after the search."""
+    return float(np.mean([row[field] for row in run.episodes[-last_episodes:]]))
+
+
 def share_within_tolerance(run: Run, last_episodes: int) -> float:
     """Share of the run's last ``last_episodes`` episodes (all of a shorter run) whose search-split drop is
     within the tolerance."""

@@ -240,6 +240,20 @@ def test_paper_comparison_rows_follow_the_rules_on_known_numbers(synthetic_bench
     assert not any(row.startswith("| resource-spatial | latency") for row in markdown.splitlines())
 
 
+def test_the_late_table_says_what_each_policy_plays_in_its_last_episodes(synthetic_benchmark: Path) -> None:
+    """Each synthetic hrl run has 6 episodes (fewer than 20: all count): 4 at drop 0.3, one at 0.5, one at 2.0."""
+    markdown = report.write_report(synthetic_benchmark).read_text()
+    late = section_of(markdown, "accuracy-temporal").split("What the policies play at the end", 1)[1]
+    rows = {line.split("|")[1].strip(): [cell.strip() for cell in line.strip("|").split("|")]
+            for line in late.splitlines() if line.startswith("| ")}
+    titles = ["method", "seeds", *(metric.title for metric in report.LATE_METRICS)]
+    hrl = dict(zip(titles, rows["hrl"]))
+    assert hrl["last 20 within tolerance"] == "0.83 [0.83, 0.83]"  # drop <= 0.5 in 5 of 6, every seed
+    assert hrl["mean search accuracy drop (points)"] == f"{(4 * 0.3 + 0.5 + 2.0) / 6:.2f} [0.62, 0.62]"
+    assert {"hrl", "ddpg-layer", "ddpg-kernel"} <= rows.keys()
+    assert not {"greedy", "uniform-8bit"} & rows.keys()  # deterministic: no policy to play
+
+
 @pytest.mark.parametrize("search, label", [
     ({"budget_met": False}, "uniform-8bit (over the budget)"),  # resource mode, over the budget
     ({"budget_met": True}, "uniform-8bit"),  # resource mode, within it
