@@ -92,7 +92,7 @@ def final_reward(run: Run) -> float:
 
 
 METRICS = (
-    Metric("test accuracy drop (points)", 2, lambda run: run.report["test"]["best"]["accuracy_drop"]),
+    Metric("test accuracy drop (points)", 2, best_test_drop),
     Metric("latency vs 8-bit", 3, lambda run: run.report["test"]["best"]["latency_rel"]),
     Metric("energy vs 8-bit", 3, lambda run: run.report["test"]["best"]["energy_rel"]),
     Metric("final reward", 3, final_reward),
@@ -340,6 +340,8 @@ def greedy_line(runs: list[Run]) -> str:
     if missing:
         return f"{name}: n/a (not run: {', '.join(missing)})."
     reward = paired_difference(runs, HEADLINE_METHOD, GREEDY, final_reward)
+    if reward is None:
+        return f"{name}: n/a (no seed run by both)."
     drop = paired_difference(runs, HEADLINE_METHOD, GREEDY, best_test_drop)
     return (f"{name}, paired by seed ({paper.seeds(reward.n)}): final reward {reward.format(3)}, "
             f"test accuracy drop {drop.format(2)} points.")
