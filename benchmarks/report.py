@@ -319,32 +319,40 @@ def headline_line(runs: list[Run], baseline: str) -> str:
             f"energy {energy.format(3)}.")
 
 
-def budget_line(runs: list[Run], baseline: str) -> str:
-    """Resource-constrained mode: ``HEADLINE_METHOD``'s test accuracy drop minus ``baseline``'s, as one sentence."""
-    name = f"Headline accuracy at the budget, {HEADLINE_METHOD} minus {baseline}"
+# one paired difference in a sentence: (what, value of a run, digits, unit after the interval)
+Difference = tuple[str, Callable[[Run], float], int, str]
+TEST_DROP: Difference = ("test accuracy drop", best_test_drop, 2, " points")
+FINAL_REWARD: Difference = ("final reward", final_reward, 3, "")
+
+
+def differences_line(runs: list[Run], baseline: str, name: str, differences: tuple[Difference, ...]) -> str:
+    """``HEADLINE_METHOD`` minus ``baseline``, each of ``differences`` paired by seed (``paired_difference``), as
+    one sentence that starts with ``name``; n/a when either did not run or they share no seed."""
     missing = absent(runs, (HEADLINE_METHOD, baseline))
     if missing:
         return f"{name}: n/a (not run: {', '.join(missing)})."
-    difference = paired_difference(runs, HEADLINE_METHOD, baseline, best_test_drop)
-    if difference is None:
-        return f"{name}: n/a (no seed run by both)."
-    return f"{name}, paired by seed ({paper.seeds(difference.n)}): test accuracy drop {difference.format(2)} points."
+    parts, seeds = [], 0
+    for what, value, digits, unit in differences:
+        difference = paired_difference(runs, HEADLINE_METHOD, baseline, value)
+        if difference is None:
+            return f"{name}: n/a (no seed run by both)."
+        parts.append(f"{what} {difference.format(digits)}{unit}")
+        seeds = difference.n
+    return f"{name}, paired by seed ({paper.seeds(seeds)}): {', '.join(parts)}."
+
+
+def budget_line(runs: list[Run], baseline: str) -> str:
+    """Resource-constrained mode: ``HEADLINE_METHOD``'s test accuracy drop minus ``baseline``'s, as one sentence."""
+    return differences_line(runs, baseline, f"Headline accuracy at the budget, {HEADLINE_METHOD} minus {baseline}",
+                            (TEST_DROP,))
 
 
 def greedy_line(runs: list[Run]) -> str:
     """``HEADLINE_METHOD`` against the strongest non-RL baseline, the greedy sensitivity search with the same
-    number of evaluations, as one sentence: final reward and test accuracy drop, differences paired by seed
-    (greedy is deterministic: its one run pairs with every seed)."""
-    name = f"Against the greedy search, {HEADLINE_METHOD} minus {GREEDY}"
-    missing = absent(runs, (HEADLINE_METHOD, GREEDY))
-    if missing:
-        return f"{name}: n/a (not run: {', '.join(missing)})."
-    reward = paired_difference(runs, HEADLINE_METHOD, GREEDY, final_reward)
-    if reward is None:
-        return f"{name}: n/a (no seed run by both)."
-    drop = paired_difference(runs, HEADLINE_METHOD, GREEDY, best_test_drop)
-    return (f"{name}, paired by seed ({paper.seeds(reward.n)}): final reward {reward.format(3)}, "
-            f"test accuracy drop {drop.format(2)} points.")
+    number of evaluations: final reward and test accuracy drop, paired by seed (greedy is deterministic: its
+    one run pairs with every seed)."""
+    return differences_line(runs, GREEDY, f"Against the greedy search, {HEADLINE_METHOD} minus {GREEDY}",
+                            (FINAL_REWARD, TEST_DROP))
 
 
 def write_report(out: Path) -> Path:
